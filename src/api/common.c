@@ -1,0 +1,322 @@
+/*
+ * api/common.c - helpers shared by the handlers: time formatting, the user
+ * representation, email normalisation, database borrowing with the right
+ * failure answers, audit events, and issuing token pairs.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "auth/keys.h"
+#include "cache/cache.h"
+#include "auth/password.h"
+#include "auth/tokens.h"
+#include "config.h"
+#include "log.h"
+
+int64_t
+api_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void
+api_iso_time(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *
+api_roles_json(const char *csv)
+{
+	json_t *a = json_array();
+	const char *p = csv;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return a;
+}
+
+bool
+api_has_role(const char *csv, const char *role)
+{
+	size_t len = strlen(role);
+	const char *p = csv;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n == len && memcmp(p, role, n) == 0)
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+json_t *
+api_user_json(const struct user *u)
+{
+	json_t *o = json_object();
+	char created[32], updated[32];
+
+	api_iso_time(u->created_at, created);
+	api_iso_time(u->updated_at, updated);
+	json_object_set_new(o, "id", json_string(u->id));
+	json_object_set_new(o, "email", json_string(u->email));
+	json_object_set_new(o, "full_name", u->has_full_name ? json_string(u->full_name) : json_null());
+	json_object_set_new(o, "is_active", json_boolean(u->is_active));
+	json_object_set_new(o, "is_verified", json_boolean(u->is_verified));
+	json_object_set_new(o, "roles", api_roles_json(u->roles));
+	json_object_set_new(o, "created_at", json_string(created));
+	json_object_set_new(o, "updated_at", json_string(updated));
+	return o;
+}
+
+/*
+ * A pragmatic address check (the one a signup form needs, not RFC 5322's
+ * full grammar): local@domain, ASCII, no spaces or control characters,
+ * local part <= 64, total <= 254, domain of dot-separated labels of
+ * letters, digits and hyphens with at least one dot.
+ */
+bool
+api_email_normalize(const char *in, char out[STORE_EMAIL_LEN])
+{
+	const char *start = in, *end, *at = NULL, *p;
+	size_t len, i, label = 0;
+	bool dot = false;
+
+	while (*start && isspace((unsigned char)*start))
+		start++;
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	len = (size_t)(end - start);
+	if (len < 3 || len > 254)
+		return false;
+	for (p = start; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
+		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' || c == '\\')
+			return false;
+		if (c == '@') {
+			if (at)
+				return false;
+			at = p;
+		}
+	}
+	if (!at || at == start || at - start > 64 || at + 1 == end)
+		return false;
+	if (start[0] == '.' || at[-1] == '.')
+		return false;
+	for (p = start; p + 1 < at; p++)
+		if (p[0] == '.' && p[1] == '.')
+			return false;
+	for (p = at + 1; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			dot = true;
+			label = 0;
+		} else if (isalnum(c) || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	if (!dot || label == 0 || end[-1] == '-')
+		return false;
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)start[i]);
+	out[len] = '\0';
+	return true;
+}
+
+void
+api_unavailable(struct resp *rs, const char *detail)
+{
+	resp_detail(rs, 503, detail);
+	resp_header(rs, "Retry-After", "1");
+}
+
+struct store_conn *
+api_db(struct req *r, struct resp *rs)
+{
+	struct store_conn *c = store_acquire(r->app->store);
+
+	if (!c)
+		api_unavailable(rs, "Database unavailable, retry later");
+	return c;
+}
+
+void
+api_db_done(struct req *r, struct store_conn *c)
+{
+	if (c)
+		store_release(r->app->store, c);
+}
+
+void
+api_store_failed(struct resp *rs, enum store_rc rc)
+{
+	if (rc == STORE_UNAVAILABLE)
+		api_unavailable(rs, "Database unavailable, retry later");
+	else
+		resp_detail(rs, 500, "Internal Server Error");
+}
+
+void
+api_user_agent(const struct req *r, char out[STORE_UA_LEN])
+{
+	const char *ua = req_header(r, "User-Agent");
+	size_t i = 0;
+
+	if (ua)
+		for (; ua[i] && i < STORE_UA_LEN - 1; i++)
+			out[i] = (ua[i] >= 0x20 && ua[i] < 0x7f) ? ua[i] : '?';
+	out[i] = '\0';
+}
+
+void
+api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
+	  const char *detail)
+{
+	char ua[STORE_UA_LEN];
+
+	api_user_agent(r, ua);
+	if (store_audit(c, event, user_id, r->client_ip, ua, detail, api_now()) != STORE_OK)
+		log_msg(LOG_ERROR, r->request_id, "audit: cannot record %s", event);
+	else
+		log_msg(LOG_INFO, r->request_id, "audit: %s user=%s client=%s", event,
+			user_id ? user_id : "-", r->client_ip);
+}
+
+bool
+api_password_valid(const struct req *r, const char *field, const char *pw, struct verr *v)
+{
+	const char *why = NULL;
+
+	if (password_check(pw, strlen(pw), r->app->cfg->password_min_length, &why) == 0)
+		return true;
+	verr_add(v, "body", field, why, "value_error");
+	return false;
+}
+
+void
+api_token_response(struct req *r, struct resp *rs, const struct user *u, const char *session_id,
+		   const char *refresh_token, int64_t refresh_exp)
+{
+	const struct config *cfg = r->app->cfg;
+	int64_t now = api_now(), exp = 0;
+	char jti[37];
+	char *at = access_token_issue(r->app->keys, cfg, u->id, session_id, u->email,
+				      u->is_verified, u->roles, now, jti, &exp);
+	json_t *body;
+
+	if (!at) {
+		log_msg(LOG_ERROR, r->request_id, "cannot sign access token");
+		resp_detail(rs, 500, "Internal Server Error");
+		return;
+	}
+	body = json_object();
+	json_object_set_new(body, "access_token", json_string(at));
+	json_object_set_new(body, "refresh_token", json_string(refresh_token));
+	json_object_set_new(body, "token_type", json_string("bearer"));
+	json_object_set_new(body, "expires_in", json_integer(exp - now));
+	json_object_set_new(body, "refresh_expires_in", json_integer(refresh_exp - now));
+	free(at);
+	resp_json(rs, 200, body);
+	resp_header(rs, "Cache-Control", "no-store");
+	resp_header(rs, "Pragma", "no-cache");
+}
+
+bool
+api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, const struct user *u)
+{
+	const struct config *cfg = r->app->cfg;
+	struct session s = {0};
+	struct refresh_token t = {0};
+	char token[44];
+	int64_t now = api_now();
+	enum store_rc rc;
+
+	if (uuid_v4(s.id) != 0 || token_random(token) != 0) {
+		resp_detail(rs, 500, "Internal Server Error");
+		return false;
+	}
+	snprintf(s.user_id, sizeof(s.user_id), "%s", u->id);
+	api_user_agent(r, s.user_agent);
+	snprintf(s.ip, sizeof(s.ip), "%s", r->client_ip);
+	s.created_at = s.last_used_at = now;
+	s.expires_at = now + (int64_t)cfg->session_max_lifetime_days * 86400;
+
+	api_token_hash(r, token, t.token_hash);
+	snprintf(t.session_id, sizeof(t.session_id), "%s", s.id);
+	snprintf(t.user_id, sizeof(t.user_id), "%s", u->id);
+	t.issued_at = now;
+	t.expires_at = now + (int64_t)cfg->refresh_token_expire_days * 86400;
+	if (t.expires_at > s.expires_at)
+		t.expires_at = s.expires_at;
+
+	if ((rc = store_begin(c)) != STORE_OK)
+		goto fail;
+	if ((rc = store_session_insert(c, &s)) != STORE_OK ||
+	    (rc = store_refresh_insert(c, &t)) != STORE_OK) {
+		store_rollback(c);
+		goto fail;
+	}
+	api_audit(r, c, "login_succeeded", u->id, NULL);
+	if ((rc = store_commit(c)) != STORE_OK)
+		goto fail;
+	api_token_response(r, rs, u, s.id, token, t.expires_at);
+	return true;
+fail:
+	api_store_failed(rs, rc);
+	return false;
+}
+
+bool
+api_full_name_ok(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n >= STORE_NAME_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int
+api_revoke_user_tokens(struct req *r, const char *user_id, int64_t now)
+{
+	/* Long enough to outlive every access token issued before now. */
+	int64_t ttl = (int64_t)r->app->cfg->access_token_expire_minutes * 60 + 120;
+
+	return cache_revoke_user_before(r->app->cache, user_id, now, ttl, now);
+}
+
+void
+api_token_hash(const struct req *r, const char *token, char out[STORE_TOKHASH_LEN])
+{
+	size_t len = 0;
+	const unsigned char *secret = keys_secret(r->app->keys, &len);
+
+	token_hash(secret, len, token, out);
+}

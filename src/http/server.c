@@ -1,0 +1,559 @@
+/*
+ * http/server.c - libmicrohttpd integration (see server.h).
+ *
+ * One struct exchange per request, created on libmicrohttpd's first
+ * callback and freed by its completion callback; it owns the request's
+ * arena, body buffer and response.  The request path:
+ *
+ *   headers in  -> Content-Length > 64 KiB? 413 at once
+ *   body chunks -> appended (and counted) up to 64 KiB
+ *   complete    -> struct req built (headers, query, client address,
+ *                  request id copied into the arena), CORS preflight,
+ *                  router -> 404 / 405 / route
+ *   route       -> POOL_INLINE: handler runs here, response queued
+ *                  otherwise: connection suspended, job submitted to
+ *                  the route's pool (503 + Retry-After when its queue is
+ *                  full); the worker runs the handler and resumes the
+ *                  connection; the next callback queues the response.
+ *
+ * Common headers (X-Request-ID, Cache-Control default, nosniff, Vary,
+ * CORS) are added in one place, respond(), so no handler can forget them.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "arena.h"
+#include "config.h"
+#include "http/cors.h"
+#include "http/http.h"
+#include "http/json.h"
+#include "http/router.h"
+#include "log.h"
+#include "workpool.h"
+
+#define MAX_HEADERS 64
+#define MAX_QUERY 32
+#define CONNECTION_MEMORY (32 * 1024) /* bounds request line + headers */
+#define CONNECTION_TIMEOUT 15	      /* seconds of inactivity */
+#define RETRY_AFTER "1"
+
+struct server {
+	struct MHD_Daemon *daemon;
+	struct app *app;
+	const struct router *router;
+	uint16_t port;
+	atomic_long in_flight;
+	pthread_mutex_t drain_lock;
+	pthread_cond_t drained;
+};
+
+enum ex_state { EX_READING, EX_QUEUED, EX_DONE };
+
+struct exchange {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	struct arena *arena;
+	struct req req;
+	struct resp resp;
+	const struct route *route;
+	char *body;
+	size_t body_len;
+	bool too_large;
+	bool queued; /* a response has been handed to libmicrohttpd */
+	enum ex_state state;
+	struct timespec start;
+};
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* ---- client address and request id ---- */
+
+static bool
+cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
+{
+	int bits = c->prefix, i;
+
+	if (c->family != family)
+		return false;
+	for (i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((addr[i] & mask) != (c->addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+static bool
+trusted(const struct config *cfg, const char *ip)
+{
+	unsigned char buf[16];
+	size_t i;
+	int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(family, ip, buf) != 1)
+		return false;
+	for (i = 0; i < cfg->n_trusted_proxies; i++)
+		if (cidr_contains(&cfg->trusted_proxies[i], family, buf))
+			return true;
+	return false;
+}
+
+/*
+ * The peer's address, or, when the peer is a trusted proxy, the rightmost
+ * X-Forwarded-For entry that is not itself a trusted proxy.
+ */
+static const char *
+client_address(struct exchange *ex, const char *peer)
+{
+	const struct config *cfg = ex->srv->app->cfg;
+	const char *xff = req_header(&ex->req, "X-Forwarded-For");
+	char *copy, *p;
+
+	if (!xff || !cfg->n_trusted_proxies || !trusted(cfg, peer))
+		return peer;
+	copy = arena_strdup(ex->arena, xff);
+	for (;;) {
+		unsigned char tmp[16];
+		char *ip;
+
+		p = strrchr(copy, ',');
+		ip = p ? p + 1 : copy;
+		while (*ip == ' ')
+			ip++;
+		ip[strcspn(ip, " ")] = '\0';
+		if (!(inet_pton(AF_INET, ip, tmp) == 1 || inet_pton(AF_INET6, ip, tmp) == 1))
+			return peer; /* garbage: do not believe any of it */
+		if (!trusted(cfg, ip) || !p)
+			return ip;
+		*p = '\0';
+	}
+}
+
+static bool
+request_id_sane(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':'))
+			return false;
+	}
+	return n >= 1 && n <= 128;
+}
+
+static const char *
+request_id(struct exchange *ex)
+{
+	const char *given = req_header(&ex->req, "X-Request-ID");
+	unsigned char raw[16];
+	char *out;
+	int i;
+
+	if (given && request_id_sane(given))
+		return given;
+	out = arena_alloc(ex->arena, 33);
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		memset(raw, 0, sizeof(raw));
+	for (i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return out;
+}
+
+/* ---- building struct req ---- */
+
+struct kv_collect {
+	struct arena *arena;
+	struct http_kv *kv;
+	size_t n, cap;
+};
+
+static enum MHD_Result
+collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct kv_collect *c = cls;
+
+	(void)kind;
+	if (c->n == c->cap || !key)
+		return MHD_YES;
+	c->kv[c->n].name = arena_strdup(c->arena, key);
+	c->kv[c->n].value = arena_strdup(c->arena, value ? value : "");
+	c->n++;
+	return MHD_YES;
+}
+
+static void
+build_req(struct exchange *ex, const char *method, const char *url)
+{
+	struct req *r = &ex->req;
+	struct kv_collect hc = {ex->arena, NULL, 0, MAX_HEADERS};
+	struct kv_collect qc = {ex->arena, NULL, 0, MAX_QUERY};
+	const union MHD_ConnectionInfo *ci;
+	char peer[INET6_ADDRSTRLEN] = "unknown";
+
+	r->arena = ex->arena;
+	r->app = ex->srv->app;
+	r->method = arena_strdup(ex->arena, method);
+	r->path = arena_strdup(ex->arena, url);
+	hc.kv = arena_alloc(ex->arena, sizeof(struct http_kv) * MAX_HEADERS);
+	MHD_get_connection_values(ex->conn, MHD_HEADER_KIND, collect_kv, &hc);
+	r->headers = hc.kv;
+	r->n_headers = hc.n;
+	qc.kv = arena_alloc(ex->arena, sizeof(struct http_kv) * MAX_QUERY);
+	MHD_get_connection_values(ex->conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
+	r->query = qc.kv;
+	r->n_query = qc.n;
+
+	ci = MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer,
+				  sizeof(peer));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
+				  sizeof(peer));
+	}
+	r->client_ip = client_address(ex, arena_strdup(ex->arena, peer));
+	r->request_id = request_id(ex);
+}
+
+/* ---- responding ---- */
+
+static enum MHD_Result
+respond(struct exchange *ex)
+{
+	struct resp *rs = &ex->resp;
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	bool has_cache_control = false;
+	size_t i;
+
+	if (ex->req.request_id)
+		cors_decorate(ex->srv->app->cfg, &ex->req, rs);
+	if (rs->body) {
+		mr = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+		rs->body = NULL;
+	} else {
+		mr = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!mr)
+		return MHD_NO;
+	for (i = 0; i < rs->n_headers; i++) {
+		if (strcasecmp(rs->headers[i].name, "Cache-Control") == 0)
+			has_cache_control = true;
+		MHD_add_response_header(mr, rs->headers[i].name, rs->headers[i].value);
+	}
+	if (rs->body_len || rs->content_type)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					rs->content_type ? rs->content_type : "application/json");
+	if (!has_cache_control)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Origin");
+	if (ex->req.request_id)
+		MHD_add_response_header(mr, "X-Request-ID", ex->req.request_id);
+	if (atomic_load(&ex->srv->app->shutting_down))
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(ex->conn, (unsigned int)rs->status, mr);
+	MHD_destroy_response(mr);
+	ex->state = EX_DONE;
+	ex->queued = true;
+	return ret;
+}
+
+static void
+run_job(void *arg)
+{
+	struct exchange *ex = arg;
+
+	ex->route->handler(&ex->req, &ex->resp);
+	if (ex->resp.status == 0)
+		resp_detail(&ex->resp, 500, "Internal Server Error");
+	ex->state = EX_DONE;
+	MHD_resume_connection(ex->conn);
+}
+
+/* Everything is in: route and run (or dispatch) the request. */
+static enum MHD_Result
+dispatch(struct exchange *ex)
+{
+	struct req *r = &ex->req;
+	struct app *app = ex->srv->app;
+	char allow[128];
+	char *scratch;
+	enum router_result rr;
+	struct workpool *wp;
+
+	if (ex->too_large) {
+		resp_detail(&ex->resp, 413, "Request body too large (limit 64 KiB)");
+		return respond(ex);
+	}
+	r->body = ex->body ? ex->body : "";
+	r->body_len = ex->body_len;
+
+	if (cors_is_preflight(r)) {
+		cors_preflight(app->cfg, r, &ex->resp);
+		return respond(ex);
+	}
+	scratch = arena_alloc(ex->arena, strlen(r->path) + 1);
+	rr = router_match(ex->srv->router, r->method, r->path, scratch, &ex->route, r->params,
+			  &r->n_params, allow, sizeof(allow));
+	if (rr == ROUTER_NOT_FOUND) {
+		resp_detail(&ex->resp, 404, "Not Found");
+		return respond(ex);
+	}
+	if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+		if (strcmp(r->method, "OPTIONS") == 0)
+			resp_empty(&ex->resp, 204);
+		else
+			resp_detail(&ex->resp, 405, "Method Not Allowed");
+		resp_header(&ex->resp, "Allow", allow);
+		return respond(ex);
+	}
+	r->route = ex->route->pattern;
+
+	wp = ex->route->pool == POOL_INLINE ? NULL : app->pools[ex->route->pool];
+	if (!wp) {
+		ex->route->handler(r, &ex->resp);
+		if (ex->resp.status == 0)
+			resp_detail(&ex->resp, 500, "Internal Server Error");
+		return respond(ex);
+	}
+	ex->state = EX_QUEUED;
+	MHD_suspend_connection(ex->conn);
+	if (workpool_submit(wp, run_job, ex) != 0) {
+		resp_detail(&ex->resp, 503, "Service overloaded, retry later");
+		resp_header(&ex->resp, "Retry-After", RETRY_AFTER);
+		ex->state = EX_DONE;
+		MHD_resume_connection(ex->conn);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct server *srv = cls;
+	struct exchange *ex = *con_cls;
+
+	(void)version;
+	if (!ex) {
+		const char *cl;
+
+		ex = xcalloc(1, sizeof(*ex));
+		ex->srv = srv;
+		ex->conn = conn;
+		ex->arena = arena_create();
+		clock_gettime(CLOCK_MONOTONIC, &ex->start);
+		atomic_fetch_add(&srv->in_flight, 1);
+		*con_cls = ex;
+		build_req(ex, method, url);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+			ex->too_large = true;
+			return dispatch(ex); /* answer before reading the body */
+		}
+		return MHD_YES;
+	}
+	if (ex->queued) {
+		*upload_data_size = 0; /* answered early (413): discard the rest */
+		return MHD_YES;
+	}
+	if (ex->state == EX_DONE)
+		return respond(ex);
+	if (ex->state != EX_READING)
+		return MHD_YES;
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		if (!ex->too_large && ex->body_len + n <= HTTP_MAX_BODY) {
+			ex->body = xrealloc(ex->body, ex->body_len + n + 1);
+			memcpy(ex->body + ex->body_len, upload_data, n);
+			ex->body_len += n;
+			ex->body[ex->body_len] = '\0';
+		} else {
+			ex->too_large = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(ex);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct server *srv = cls;
+	struct exchange *ex = *con_cls;
+	int status;
+
+	(void)conn;
+	if (!ex)
+		return;
+	status = ex->resp.status;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
+		status = 499; /* client went away before an answer */
+	log_access(ex->req.method ? ex->req.method : "-", ex->req.path ? ex->req.path : "-", status,
+		   ms_since(&ex->start), ex->req.request_id ? ex->req.request_id : "-",
+		   ex->req.client_ip ? ex->req.client_ip : "-");
+	resp_reset(&ex->resp);
+	free(ex->body);
+	arena_destroy(ex->arena);
+	free(ex);
+	*con_cls = NULL;
+	if (atomic_fetch_sub(&srv->in_flight, 1) == 1) {
+		pthread_mutex_lock(&srv->drain_lock);
+		pthread_cond_broadcast(&srv->drained);
+		pthread_mutex_unlock(&srv->drain_lock);
+	}
+}
+
+static void
+on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_msg(LOG_DEBUG, NULL, "http: %s", buf);
+}
+
+static int
+resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char portbuf[8];
+	int rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	rc = getaddrinfo(host, portbuf, &hints, &res);
+	if (rc != 0 || !res)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct server *
+server_start(struct app *app, const struct router *rt, char *err, size_t errlen)
+{
+	const struct config *cfg = app->cfg;
+	struct server *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned int flags;
+	const union MHD_DaemonInfo *di;
+
+	s->app = app;
+	s->router = rt;
+	pthread_mutex_init(&s->drain_lock, NULL);
+	pthread_cond_init(&s->drained, NULL);
+	if (resolve(cfg->host, (uint16_t)cfg->port, &ss, &sslen) != 0) {
+		snprintf(err, errlen, "HOST: cannot resolve \"%s\"", cfg->host);
+		goto fail;
+	}
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(
+		flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
+			 errno ? strerror(errno) : "libmicrohttpd refused to start");
+		goto fail;
+	}
+	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : (uint16_t)cfg->port;
+	return s;
+fail:
+	pthread_cond_destroy(&s->drained);
+	pthread_mutex_destroy(&s->drain_lock);
+	free(s);
+	return NULL;
+}
+
+uint16_t
+server_port(const struct server *s)
+{
+	return s->port;
+}
+
+long
+server_in_flight(const struct server *s)
+{
+	return atomic_load(&((struct server *)s)->in_flight);
+}
+
+void
+server_quiesce(struct server *s)
+{
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+int
+server_drain(struct server *s, int timeout_seconds)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_seconds;
+	pthread_mutex_lock(&s->drain_lock);
+	while (atomic_load(&s->in_flight) > 0 && rc == 0)
+		rc = pthread_cond_timedwait(&s->drained, &s->drain_lock, &deadline);
+	pthread_mutex_unlock(&s->drain_lock);
+	return atomic_load(&s->in_flight) > 0 ? -1 : 0;
+}
+
+void
+server_stop(struct server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	pthread_cond_destroy(&s->drained);
+	pthread_mutex_destroy(&s->drain_lock);
+	free(s);
+}

@@ -1,0 +1,591 @@
+/*
+ * store/store.c - backend selection, the connection pool, and the public
+ * store_* entry points, which check their arguments and dispatch to the
+ * backend's table (store/backend.h).
+ *
+ * The pool is a mutex, a condition variable and a stack of idle
+ * connections.  A store keeps `size` persistent connections (opened by
+ * store_open, so a bad path or an unreachable server fails at start-up) and,
+ * when the backend allows it, up to `max_overflow` extra ones opened under
+ * burst and closed again as soon as they are released while the pool is
+ * above its size.  SQLite gets DATABASE_POOL_SIZE connections (at least 2)
+ * and no overflow: its writers serialise on one lock anyway, and more
+ * connections only add lock waiting.
+ *
+ * store_acquire() takes an idle connection (most recently used first, so
+ * that idle ones can be recognised and cached pages stay warm), or opens a
+ * new one when the pool is below its limit, or waits on the condition
+ * variable up to DATABASE_POOL_TIMEOUT seconds (CLOCK_MONOTONIC, immune to
+ * wall-clock jumps) and then returns NULL: the caller answers 503.
+ * Connections are opened and closed outside the mutex, so a slow server
+ * never blocks the other borrowers.  A connection that the backend reports
+ * unusable is closed on release and replaced lazily on a later acquire; one
+ * released with a transaction still open is rolled back first.
+ *
+ * Gauges (store_pool_stats): size = connections open now, in_use = lent
+ * out, idle = ready in the pool, waiting = threads blocked in acquire.
+ *
+ * The config passed to store_open must outlive the store (it is the
+ * process's immutable configuration); lazy connects read it.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "config.h"
+#include "log.h"
+#include "store/backend.h"
+
+struct store {
+	const struct store_backend *be;
+	const struct config *cfg;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_conn **idle; /* stack, capacity `limit` */
+	int n_idle;
+	int n_open;  /* idle + lent out */
+	int n_in_use;
+	int n_waiting;
+	int size;    /* persistent connections */
+	int limit;   /* size + overflow */
+	int timeout; /* seconds */
+};
+
+static const struct store_backend *
+backend_for(enum db_kind kind, char *err, size_t errlen)
+{
+	switch (kind) {
+	case DB_SQLITE:
+		return &store_backend_sqlite;
+	case DB_POSTGRES:
+		/* store/postgres.c, when it lands, is returned here. */
+		snprintf(err, errlen, "PostgreSQL backend not built yet");
+		return NULL;
+	}
+	snprintf(err, errlen, "unknown database kind %d", (int)kind);
+	return NULL;
+}
+
+static struct store_conn *
+conn_open(struct store *st, char *err, size_t errlen)
+{
+	struct store_conn *c;
+	void *impl = st->be->connect(st->cfg, err, errlen);
+
+	if (!impl)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->be = st->be;
+	c->impl = impl;
+	return c;
+}
+
+static void
+conn_close(struct store_conn *c)
+{
+	if (!c)
+		return;
+	c->be->disconnect(c->impl);
+	free(c);
+}
+
+struct store *
+store_open(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct store_backend *be;
+	struct store *st = NULL;
+	pthread_condattr_t ca;
+	bool mu_ok = false, cv_ok = false;
+	char dummy[1];
+
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (!cfg) {
+		snprintf(err, errlen, "no configuration");
+		return NULL;
+	}
+	be = backend_for(cfg->db.kind, err, errlen);
+	if (!be)
+		return NULL;
+
+	st = xcalloc(1, sizeof(*st));
+	st->be = be;
+	st->cfg = cfg;
+	st->size = cfg->database_pool_size > be->min_pool_size ? cfg->database_pool_size
+							       : be->min_pool_size;
+	st->limit = st->size;
+	if (be->overflow && cfg->database_max_overflow > 0)
+		st->limit += cfg->database_max_overflow;
+	st->timeout = cfg->database_pool_timeout > 0 ? cfg->database_pool_timeout : 0;
+	st->idle = xcalloc((size_t)st->limit, sizeof(*st->idle));
+
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		snprintf(err, errlen, "cannot create the pool mutex");
+		goto fail;
+	}
+	mu_ok = true;
+	if (pthread_condattr_init(&ca) != 0) {
+		snprintf(err, errlen, "cannot create the pool condition variable");
+		goto fail;
+	}
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&st->cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		snprintf(err, errlen, "cannot create the pool condition variable");
+		goto fail;
+	}
+	pthread_condattr_destroy(&ca);
+	cv_ok = true;
+
+	/* Persistent connections up front: configuration errors show at start-up. */
+	while (st->n_open < st->size) {
+		struct store_conn *c = conn_open(st, err, errlen);
+		if (!c)
+			goto fail;
+		st->idle[st->n_idle++] = c;
+		st->n_open++;
+	}
+	return st;
+
+fail:
+	while (st->n_idle > 0)
+		conn_close(st->idle[--st->n_idle]);
+	if (cv_ok)
+		pthread_cond_destroy(&st->cv);
+	if (mu_ok)
+		pthread_mutex_destroy(&st->mu);
+	free(st->idle);
+	free(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	if (st->n_in_use > 0 || st->n_waiting > 0)
+		log_error("store: closing the pool with %d connection(s) still in use and %d "
+			  "waiter(s); they must be released first",
+			  st->n_in_use, st->n_waiting);
+	pthread_mutex_unlock(&st->mu);
+	while (st->n_idle > 0)
+		conn_close(st->idle[--st->n_idle]);
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
+	free(st->idle);
+	free(st);
+}
+
+const char *
+store_kind(const struct store *st)
+{
+	return st ? st->be->name : "none";
+}
+
+static struct timespec
+deadline_after(int seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += seconds;
+	return ts;
+}
+
+struct store_conn *
+store_acquire(struct store *st)
+{
+	struct timespec deadline;
+	struct store_conn *c = NULL;
+	char err[256];
+	bool open_new = false;
+
+	if (!st)
+		return NULL;
+	deadline = deadline_after(st->timeout);
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		if (st->n_idle > 0) {
+			c = st->idle[--st->n_idle];
+			st->n_in_use++;
+			break;
+		}
+		if (st->n_open < st->limit) {
+			/* Reserve the slot now, connect without holding the lock. */
+			st->n_open++;
+			st->n_in_use++;
+			open_new = true;
+			break;
+		}
+		st->n_waiting++;
+		int rc = pthread_cond_timedwait(&st->cv, &st->mu, &deadline);
+		st->n_waiting--;
+		if (rc == ETIMEDOUT && st->n_idle == 0 && st->n_open >= st->limit)
+			break;
+		if (rc != 0 && rc != ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&st->mu);
+
+	if (open_new) {
+		c = conn_open(st, err, sizeof(err));
+		if (!c) {
+			log_error("store: cannot open a database connection: %s", err);
+			pthread_mutex_lock(&st->mu);
+			st->n_open--;
+			st->n_in_use--;
+			pthread_cond_signal(&st->cv);
+			pthread_mutex_unlock(&st->mu);
+		}
+	} else if (!c) {
+		log_warning("store: no database connection free within %d s (pool of %d)",
+			    st->timeout, st->limit);
+	}
+	return c;
+}
+
+void
+store_release(struct store *st, struct store_conn *c)
+{
+	bool drop = false;
+
+	if (!st || !c)
+		return;
+	if (c->be->in_transaction(c)) {
+		log_error("store: connection released inside a transaction; rolling it back");
+		c->be->rollback(c);
+	}
+	if (!c->be->usable(c))
+		drop = true;
+
+	pthread_mutex_lock(&st->mu);
+	st->n_in_use--;
+	if (drop || st->n_open > st->size) {
+		st->n_open--;
+	} else {
+		st->idle[st->n_idle++] = c;
+		c = NULL;
+	}
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+
+	conn_close(c); /* a broken or overflow connection, outside the lock */
+}
+
+void
+store_pool_stats(struct store *st, struct store_pool_stats *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	out->size = st->n_open;
+	out->in_use = st->n_in_use;
+	out->idle = st->n_idle;
+	out->waiting = st->n_waiting;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- argument checks shared by the wrappers ---- */
+
+static bool
+args_ok(const char *op, bool ok)
+{
+	if (!ok)
+		log_error("store: %s called with a missing argument", op);
+	return ok;
+}
+
+#define CHECK(op, cond)                        \
+	do {                                   \
+		if (!args_ok((op), (cond)))    \
+			return STORE_ERROR;    \
+	} while (0)
+
+enum store_rc
+store_ping(struct store_conn *c)
+{
+	CHECK("store_ping", c);
+	return c->be->ping(c);
+}
+
+enum store_rc
+store_begin(struct store_conn *c)
+{
+	CHECK("store_begin", c);
+	if (c->be->in_transaction(c)) {
+		log_error("store: store_begin inside a transaction (transactions do not nest)");
+		return STORE_ERROR;
+	}
+	return c->be->begin(c);
+}
+
+enum store_rc
+store_commit(struct store_conn *c)
+{
+	CHECK("store_commit", c);
+	if (!c->be->in_transaction(c)) {
+		log_error("store: store_commit without a transaction");
+		return STORE_ERROR;
+	}
+	return c->be->commit(c);
+}
+
+void
+store_rollback(struct store_conn *c)
+{
+	if (c && c->be->in_transaction(c))
+		c->be->rollback(c);
+}
+
+/* ---- users ---- */
+
+enum store_rc
+store_user_insert(struct store_conn *c, const struct user *u)
+{
+	CHECK("store_user_insert", c && u);
+	return c->be->user_insert(c, u);
+}
+
+enum store_rc
+store_user_by_id(struct store_conn *c, const char *id, struct user *out)
+{
+	CHECK("store_user_by_id", c && id && out);
+	memset(out, 0, sizeof(*out));
+	return c->be->user_by_id(c, id, out);
+}
+
+enum store_rc
+store_user_by_email(struct store_conn *c, const char *email, struct user *out)
+{
+	CHECK("store_user_by_email", c && email && out);
+	memset(out, 0, sizeof(*out));
+	return c->be->user_by_email(c, email, out);
+}
+
+enum store_rc
+store_user_update(struct store_conn *c, const struct user *u)
+{
+	CHECK("store_user_update", c && u);
+	return c->be->user_update(c, u);
+}
+
+enum store_rc
+store_user_delete(struct store_conn *c, const char *id)
+{
+	CHECK("store_user_delete", c && id);
+	return c->be->user_delete(c, id);
+}
+
+/*
+ * "%" + filter with LIKE's wildcards and the escape character escaped +
+ * "%", ASCII-lower-cased (stored emails are lower-case).  malloc'ed.
+ */
+static char *
+like_pattern(const char *filter)
+{
+	size_t len = strlen(filter), j = 0;
+	char *p = xmalloc(2 * len + 3);
+
+	p[j++] = '%';
+	for (size_t i = 0; i < len; i++) {
+		char ch = filter[i];
+		if (ch == '%' || ch == '_' || ch == '\\')
+			p[j++] = '\\';
+		p[j++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+	}
+	p[j++] = '%';
+	p[j] = '\0';
+	return p;
+}
+
+enum store_rc
+store_user_list(struct store_conn *c, int limit, int offset, const char *email_filter,
+		struct user **out, size_t *n, int64_t *total)
+{
+	enum store_rc rc;
+	char *pattern = NULL;
+
+	CHECK("store_user_list", c && out && n && total);
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (limit < 0 || offset < 0) {
+		log_error("store: store_user_list with limit %d, offset %d (both must be >= 0)",
+			  limit, offset);
+		return STORE_ERROR;
+	}
+	if (email_filter)
+		pattern = like_pattern(email_filter);
+	rc = c->be->user_list(c, limit, offset, pattern, out, n, total);
+	free(pattern);
+	return rc;
+}
+
+/* ---- sessions ---- */
+
+enum store_rc
+store_session_insert(struct store_conn *c, const struct session *s)
+{
+	CHECK("store_session_insert", c && s);
+	return c->be->session_insert(c, s);
+}
+
+enum store_rc
+store_session_by_id(struct store_conn *c, const char *id, struct session *out)
+{
+	CHECK("store_session_by_id", c && id && out);
+	memset(out, 0, sizeof(*out));
+	return c->be->session_by_id(c, id, out);
+}
+
+enum store_rc
+store_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
+			  struct session **out, size_t *n)
+{
+	CHECK("store_session_list_active", c && user_id && out && n);
+	*out = NULL;
+	*n = 0;
+	return c->be->session_list_active(c, user_id, now, out, n);
+}
+
+enum store_rc
+store_session_touch(struct store_conn *c, const char *id, int64_t now)
+{
+	CHECK("store_session_touch", c && id);
+	return c->be->session_touch(c, id, now);
+}
+
+enum store_rc
+store_session_revoke(struct store_conn *c, const char *id, const char *user_id, int64_t now)
+{
+	CHECK("store_session_revoke", c && id);
+	return c->be->session_revoke(c, id, user_id, now);
+}
+
+enum store_rc
+store_session_revoke_all(struct store_conn *c, const char *user_id, const char *except_id,
+			 int64_t now)
+{
+	CHECK("store_session_revoke_all", c && user_id);
+	return c->be->session_revoke_all(c, user_id, except_id, now);
+}
+
+/* ---- refresh tokens ---- */
+
+enum store_rc
+store_refresh_insert(struct store_conn *c, const struct refresh_token *t)
+{
+	CHECK("store_refresh_insert", c && t);
+	return c->be->refresh_insert(c, t);
+}
+
+enum store_rc
+store_refresh_by_hash(struct store_conn *c, const char *hash, struct refresh_token *out)
+{
+	CHECK("store_refresh_by_hash", c && hash && out);
+	memset(out, 0, sizeof(*out));
+	return c->be->refresh_by_hash(c, hash, out);
+}
+
+enum store_rc
+store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by, int64_t now)
+{
+	CHECK("store_refresh_spend", c && hash);
+	return c->be->refresh_spend(c, hash, replaced_by, now);
+}
+
+/* ---- one-time tokens ---- */
+
+enum store_rc
+store_onetime_insert(struct store_conn *c, const struct onetime_token *t)
+{
+	CHECK("store_onetime_insert", c && t);
+	return c->be->onetime_insert(c, t);
+}
+
+enum store_rc
+store_onetime_consume(struct store_conn *c, const char *hash, const char *purpose, int64_t now,
+		      char user_id[STORE_ID_LEN])
+{
+	CHECK("store_onetime_consume", c && hash && purpose && user_id);
+	memset(user_id, 0, STORE_ID_LEN);
+	return c->be->onetime_consume(c, hash, purpose, now, user_id);
+}
+
+/* ---- email outbox ---- */
+
+enum store_rc
+store_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
+		 const char *body_text, const char *body_html, int64_t now)
+{
+	CHECK("store_outbox_add", c && recipient && subject && body_text);
+	return c->be->outbox_add(c, recipient, subject, body_text, body_html, now);
+}
+
+enum store_rc
+store_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until, struct outbox_msg *out)
+{
+	CHECK("store_outbox_claim", c && out);
+	memset(out, 0, sizeof(*out));
+	return c->be->outbox_claim(c, now, claim_until, out);
+}
+
+enum store_rc
+store_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
+{
+	CHECK("store_outbox_sent", c);
+	return c->be->outbox_sent(c, id, now);
+}
+
+enum store_rc
+store_outbox_failed(struct store_conn *c, int64_t id, const char *error, int64_t next_attempt,
+		    bool give_up, int64_t now)
+{
+	CHECK("store_outbox_failed", c);
+	return c->be->outbox_failed(c, id, error, next_attempt, give_up, now);
+}
+
+enum store_rc
+store_outbox_pending(struct store_conn *c, int64_t *pending)
+{
+	CHECK("store_outbox_pending", c && pending);
+	*pending = 0;
+	return c->be->outbox_pending(c, pending);
+}
+
+void
+outbox_msg_free(struct outbox_msg *m)
+{
+	if (!m)
+		return;
+	free(m->recipient);
+	free(m->subject);
+	free(m->body_text);
+	free(m->body_html);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- audit log ---- */
+
+enum store_rc
+store_audit(struct store_conn *c, const char *event, const char *user_id, const char *ip,
+	    const char *user_agent, const char *detail, int64_t now)
+{
+	CHECK("store_audit", c && event);
+	return c->be->audit(c, event, user_id, ip, user_agent, detail, now);
+}
