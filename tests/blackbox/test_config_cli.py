@@ -225,6 +225,25 @@ def test_production_seed_with_secrets_filled_in_passes(run_auth, empty_dir, rsa_
         assert leaked not in out + err
 
 
+@pytest.mark.parametrize("content", ["base64-encoded-private-key",        # the seed's placeholder
+                                     "bm90IGEgcGVtIGtleQ=="])              # base64, but not a PEM
+def test_invalid_rsa_private_key_content_is_a_config_error(run_auth, empty_dir, content):
+    shutil.copy(FIXTURES / "env.production", empty_dir / ".env")
+    rc, out, err = run_auth(["check-config"], cwd=empty_dir,
+                            env={"SECRET_KEY": SECRET_40, "RSA_PRIVATE_KEY_CONTENT": content})
+    assert rc != 0, out
+    assert lines_naming(err, "RSA_PRIVATE_KEY_CONTENT"), err
+    assert_every_error_line_names_a_variable(err)
+
+
+def test_invalid_rsa_private_key_content_stops_serve(server_factory):
+    srv = server_factory(start=False, write_key=False,
+                         env={"RSA_PRIVATE_KEY_CONTENT": "base64-encoded-private-key"})
+    rc, out, err = srv.run_cli(["serve"], timeout=15)
+    assert rc != 0
+    assert "RSA_PRIVATE_KEY_CONTENT" in out + err, out + err
+
+
 def test_environment_wins_over_dotenv(run_auth, empty_dir):
     shutil.copy(FIXTURES / "env.development", empty_dir / ".env")
     rc, out, err = run_auth(["check-config"], env={"PORT": "9999"}, cwd=empty_dir)

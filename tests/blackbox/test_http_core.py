@@ -155,16 +155,30 @@ def test_cors_origin_must_match_exactly(srv, origin):
     assert "Access-Control-Allow-Origin" not in r.headers, origin
 
 
+def _all(raw, name):
+    return [v for k, v in raw.headers if k.lower() == name.lower()]
+
+
 def test_cors_preflight_from_allowed_origin(srv):
-    r = requests.options(srv.url("/api/v1/health"), headers={
+    r = raw_request(srv.port, "OPTIONS", "/api/v1/health", headers={
         "Origin": "http://allowed.example",
         "Access-Control-Request-Method": "GET",
     })
-    assert r.status_code == 200, r.text
-    assert r.headers.get("Access-Control-Allow-Origin") == "http://allowed.example"
-    methods = [m.strip() for m in r.headers.get("Access-Control-Allow-Methods", "").split(",")]
+    assert r.status == 200, r
+    # Exactly one value: browsers reject a preflight whose
+    # Access-Control-Allow-Origin appears twice ("multiple values").
+    assert _all(r, "Access-Control-Allow-Origin") == ["http://allowed.example"], r.headers
+    assert _all(r, "Access-Control-Allow-Credentials") == ["true"], r.headers
+    methods = [m.strip() for m in (r.header("Access-Control-Allow-Methods") or "").split(",")]
     assert "GET" in methods
-    assert "origin" in _vary(r)
+    assert "origin" in [v.strip().lower() for v in (r.header("Vary") or "").split(",")]
+
+
+def test_cors_simple_request_has_single_allow_origin(srv):
+    r = raw_request(srv.port, "GET", "/api/v1/health", headers={"Origin": "http://allowed.example"})
+    assert r.status == 200
+    assert _all(r, "Access-Control-Allow-Origin") == ["http://allowed.example"], r.headers
+    assert _all(r, "Access-Control-Allow-Credentials") == ["true"], r.headers
 
 
 def test_cors_preflight_from_disallowed_origin_is_400(srv):

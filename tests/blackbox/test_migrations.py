@@ -80,7 +80,9 @@ def test_down_rolls_back_and_up_works_again(fresh):
     assert states[latest] == "pending", out
     assert all(v == "applied" for k, v in states.items() if k != latest), out
     if latest == 1:
-        assert db_tables(url) == tables_fresh, "down 1 did not undo the whole schema"
+        # Only the bookkeeping table may outlive the rollback of the first migration.
+        assert db_tables(url) - {"schema_migrations"} == tables_fresh - {"schema_migrations"}, \
+            "down 1 did not undo the whole schema"
 
     rc, out, err = fresh.run_cli(["migrate", "up"])
     assert rc == 0, err
