@@ -136,20 +136,24 @@ arena_strdup(struct arena *a, const char *s)
 char *
 arena_sprintf(struct arena *a, const char *fmt, ...)
 {
+	char small[256];
 	va_list ap, ap2;
 	int n;
 	char *p;
 
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		va_end(ap2);
 		return arena_strdup(a, "");
 	}
 	p = arena_alloc(a, (size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, ap2);
+	if ((size_t)n < sizeof(small))
+		memcpy(p, small, (size_t)n + 1);
+	else
+		vsnprintf(p, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);
 	return p;
 }
