@@ -41,22 +41,22 @@
 #define AUTH_VERSION "unknown"
 #endif
 
-#define ERR_LINE_MAX	 1024
-#define QUOTE_MAX	 64 /* characters of a value echoed in an error */
-#define SECRET_KEY_MIN	 32
-#define PROD_BCRYPT_MIN	 10
-#define WORKERS_MAX	 1024
+#define ERR_LINE_MAX     1024
+#define QUOTE_MAX        64 /* characters of a value echoed in an error */
+#define SECRET_KEY_MIN   32
+#define PROD_BCRYPT_MIN  10
+#define WORKERS_MAX      1024
 #define ENV_FILE_DEFAULT ".env"
 
 enum var_type {
-	V_STR,	      /* char *: printable text */
-	V_HOST,	      /* char *: IP literal or host name */
+	V_STR,        /* char *: printable text */
+	V_HOST,       /* char *: IP literal or host name */
 	V_HTTP_URL,   /* char *: http(s)://host[:port][/path] */
 	V_SECRET,     /* char *: never echoed, printed as *** */
 	V_SECRET_KEY, /* secret_key + secret_key_len */
-	V_INT,	      /* int in [lo, hi] */
-	V_BOOL,	      /* bool */
-	V_ENV,	      /* enum app_env */
+	V_INT,        /* int in [lo, hi] */
+	V_BOOL,       /* bool */
+	V_ENV,        /* enum app_env */
 	V_LEVEL,      /* enum log_level */
 	V_FORMAT,     /* enum log_format */
 	V_DB_URL,     /* database_url + db */
@@ -69,219 +69,231 @@ enum var_type {
 struct var {
 	const char *name;
 	enum var_type type;
-	size_t off;	     /* the field in struct config */
+	size_t off;          /* the field in struct config */
 	const char *def;     /* default, parsed like a value; NULL: unset or derived */
-	int lo, hi;	     /* V_INT bounds */
+	int lo, hi;          /* V_INT bounds */
 	const char *example; /* a valid value, shown in error lines */
 };
 
 #define F(field) offsetof(struct config, field)
 
 static const struct var vars[] = {
-	{.name = "APP_NAME",
-	 .type = V_STR,
-	 .off = F(app_name),
-	 .def = "Auth Service",
-	 .example = "Auth Service"},
-	{.name = "APP_VERSION",
-	 .type = V_STR,
-	 .off = F(app_version),
-	 .def = AUTH_VERSION,
-	 .example = "1.0.0"},
-	{.name = "DEBUG", .type = V_BOOL, .off = F(debug), .def = "false", .example = "false"},
-	{.name = "ENVIRONMENT",
-	 .type = V_ENV,
-	 .off = F(environment),
-	 .def = "development",
-	 .example = "production"},
-	{.name = "HOST", .type = V_HOST, .off = F(host), .def = "0.0.0.0", .example = "0.0.0.0"},
-	{.name = "PORT",
-	 .type = V_INT,
-	 .off = F(port),
-	 .def = "8000",
-	 .lo = 1,
-	 .hi = 65535,
-	 .example = "8000"},
-	{.name = "WORKERS", .type = V_INT, .off = F(workers), .lo = 1, .hi = WORKERS_MAX, .example = "4"},
-	{.name = "LOG_LEVEL", .type = V_LEVEL, .off = F(log_level), .def = "INFO", .example = "INFO"},
-	{.name = "LOG_FORMAT",
-	 .type = V_FORMAT,
-	 .off = F(log_format),
-	 .def = "text",
-	 .example = "json"},
-	{.name = "DATABASE_URL",
-	 .type = V_DB_URL,
-	 .off = F(db),
-	 .def = "sqlite:///./auth.db",
-	 .example = "postgresql://user:password@localhost:5432/auth_db"},
-	{.name = "DATABASE_POOL_SIZE",
-	 .type = V_INT,
-	 .off = F(database_pool_size),
-	 .def = "10",
-	 .lo = 1,
-	 .hi = 1000,
-	 .example = "10"},
-	{.name = "DATABASE_MAX_OVERFLOW",
-	 .type = V_INT,
-	 .off = F(database_max_overflow),
-	 .def = "5",
-	 .lo = 0,
-	 .hi = 1000,
-	 .example = "5"},
-	{.name = "DATABASE_POOL_TIMEOUT",
-	 .type = V_INT,
-	 .off = F(database_pool_timeout),
-	 .def = "30",
-	 .lo = 1,
-	 .hi = 3600,
-	 .example = "30"},
-	{.name = "REDIS_URL",
-	 .type = V_REDIS_URL,
-	 .off = F(redis),
-	 .example = "redis://:password@localhost:6379/0"},
-	{.name = "SECRET_KEY",
-	 .type = V_SECRET_KEY,
-	 .off = F(secret_key),
-	 .example = "$(openssl rand -hex 32)"},
-	{.name = "RSA_PRIVATE_KEY_PATH",
-	 .type = V_STR,
-	 .off = F(rsa_private_key_path),
-	 .def = "./keys/private.pem",
-	 .example = "./keys/private.pem"},
-	{.name = "RSA_PRIVATE_KEY_CONTENT",
-	 .type = V_SECRET,
-	 .off = F(rsa_private_key_content),
-	 .example = "$(base64 -w0 keys/private.pem)"},
-	{.name = "RSA_PUBLIC_KEY_ID", .type = V_STR, .off = F(rsa_public_key_id), .example = "2025-01"},
-	{.name = "RSA_PREVIOUS_PUBLIC_KEYS",
-	 .type = V_PATHS,
-	 .off = F(rsa_previous_public_keys),
-	 .example = "./keys/2024-public.pem,./keys/2023-public.pem"},
-	{.name = "JWT_ISSUER",
-	 .type = V_STR,
-	 .off = F(jwt_issuer),
-	 .example = "https://auth.example.com"},
-	{.name = "JWT_AUDIENCE",
-	 .type = V_STR,
-	 .off = F(jwt_audience),
-	 .example = "https://api.example.com"},
-	{.name = "ACCESS_TOKEN_EXPIRE_MINUTES",
-	 .type = V_INT,
-	 .off = F(access_token_expire_minutes),
-	 .def = "15",
-	 .lo = 1,
-	 .hi = 1440,
-	 .example = "15"},
-	{.name = "REFRESH_TOKEN_EXPIRE_DAYS",
-	 .type = V_INT,
-	 .off = F(refresh_token_expire_days),
-	 .def = "7",
-	 .lo = 1,
-	 .hi = 365,
-	 .example = "7"},
-	{.name = "SESSION_MAX_LIFETIME_DAYS",
-	 .type = V_INT,
-	 .off = F(session_max_lifetime_days),
-	 .def = "30",
-	 .lo = 1,
-	 .hi = 3650,
-	 .example = "30"},
-	{.name = "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS",
-	 .type = V_INT,
-	 .off = F(refresh_token_reuse_interval_seconds),
-	 .def = "10",
-	 .lo = 0,
-	 .hi = 300,
-	 .example = "10"},
-	{.name = "PASSWORD_BCRYPT_ROUNDS",
-	 .type = V_INT,
-	 .off = F(password_bcrypt_rounds),
-	 .def = "12",
-	 .lo = 4,
-	 .hi = 31,
-	 .example = "12"},
-	{.name = "PASSWORD_MIN_LENGTH",
-	 .type = V_INT,
-	 .off = F(password_min_length),
-	 .def = "8",
-	 .lo = 1,
-	 .hi = 128,
-	 .example = "8"},
-	{.name = "EMAIL_VERIFY_EXPIRE_HOURS",
-	 .type = V_INT,
-	 .off = F(email_verify_expire_hours),
-	 .def = "48",
-	 .lo = 1,
-	 .hi = 720,
-	 .example = "48"},
-	{.name = "PASSWORD_RESET_EXPIRE_MINUTES",
-	 .type = V_INT,
-	 .off = F(password_reset_expire_minutes),
-	 .def = "60",
-	 .lo = 1,
-	 .hi = 1440,
-	 .example = "60"},
-	{.name = "REQUIRE_EMAIL_VERIFICATION",
-	 .type = V_BOOL,
-	 .off = F(require_email_verification),
-	 .def = "false",
-	 .example = "true"},
-	{.name = "FRONTEND_URL",
-	 .type = V_HTTP_URL,
-	 .off = F(frontend_url),
-	 .def = "http://localhost:3000",
-	 .example = "https://app.example.com"},
-	{.name = "SMTP_HOST", .type = V_HOST, .off = F(smtp_host), .example = "smtp.example.com"},
-	{.name = "SMTP_PORT",
-	 .type = V_INT,
-	 .off = F(smtp_port),
-	 .def = "587",
-	 .lo = 1,
-	 .hi = 65535,
-	 .example = "587"},
-	{.name = "SMTP_USER", .type = V_STR, .off = F(smtp_user), .example = "apikey"},
-	{.name = "SMTP_PASSWORD",
-	 .type = V_SECRET,
-	 .off = F(smtp_password),
-	 .example = "your-smtp-password"},
-	{.name = "SMTP_FROM", .type = V_STR, .off = F(smtp_from), .example = "noreply@example.com"},
-	{.name = "SMTP_CA_FILE",
-	 .type = V_STR,
-	 .off = F(smtp_ca_file),
-	 .example = "/etc/ssl/certs/ca-certificates.crt"},
-	{.name = "EMAIL_TEMPLATES_DIR",
-	 .type = V_STR,
-	 .off = F(email_templates_dir),
-	 .example = "./templates"},
-	{.name = "CORS_ORIGINS",
-	 .type = V_ORIGINS,
-	 .off = F(cors_origins),
-	 .example = "https://app.example.com,https://admin.example.com"},
-	{.name = "TRUSTED_PROXIES",
-	 .type = V_CIDRS,
-	 .off = F(trusted_proxies),
-	 .example = "10.0.0.0/8,::1"},
-	{.name = "RATE_LIMIT_LOGIN_PER_MINUTE",
-	 .type = V_INT,
-	 .off = F(rate_limit_login_per_minute),
-	 .def = "10",
-	 .lo = 1,
-	 .hi = 100000,
-	 .example = "10"},
-	{.name = "RATE_LIMIT_IP_PER_MINUTE",
-	 .type = V_INT,
-	 .off = F(rate_limit_ip_per_minute),
-	 .def = "100",
-	 .lo = 1,
-	 .hi = 1000000,
-	 .example = "100"},
-	{.name = "SHUTDOWN_TIMEOUT_SECONDS",
-	 .type = V_INT,
-	 .off = F(shutdown_timeout_seconds),
-	 .def = "20",
-	 .lo = 1,
-	 .hi = 3600,
-	 .example = "20"},
+        {.name = "APP_NAME",
+         .type = V_STR,
+         .off = F(app_name),
+         .def = "Auth Service",
+         .example = "Auth Service"},
+        {.name = "APP_VERSION",
+         .type = V_STR,
+         .off = F(app_version),
+         .def = AUTH_VERSION,
+         .example = "1.0.0"},
+        {.name = "DEBUG", .type = V_BOOL, .off = F(debug), .def = "false", .example = "false"},
+        {.name = "ENVIRONMENT",
+         .type = V_ENV,
+         .off = F(environment),
+         .def = "development",
+         .example = "production"},
+        {.name = "HOST", .type = V_HOST, .off = F(host), .def = "0.0.0.0", .example = "0.0.0.0"},
+        {.name = "PORT",
+         .type = V_INT,
+         .off = F(port),
+         .def = "8000",
+         .lo = 1,
+         .hi = 65535,
+         .example = "8000"},
+        {.name = "WORKERS",
+         .type = V_INT,
+         .off = F(workers),
+         .lo = 1,
+         .hi = WORKERS_MAX,
+         .example = "4"},
+        {.name = "LOG_LEVEL",
+         .type = V_LEVEL,
+         .off = F(log_level),
+         .def = "INFO",
+         .example = "INFO"},
+        {.name = "LOG_FORMAT",
+         .type = V_FORMAT,
+         .off = F(log_format),
+         .def = "text",
+         .example = "json"},
+        {.name = "DATABASE_URL",
+         .type = V_DB_URL,
+         .off = F(db),
+         .def = "sqlite:///./auth.db",
+         .example = "postgresql://user:password@localhost:5432/auth_db"},
+        {.name = "DATABASE_POOL_SIZE",
+         .type = V_INT,
+         .off = F(database_pool_size),
+         .def = "10",
+         .lo = 1,
+         .hi = 1000,
+         .example = "10"},
+        {.name = "DATABASE_MAX_OVERFLOW",
+         .type = V_INT,
+         .off = F(database_max_overflow),
+         .def = "5",
+         .lo = 0,
+         .hi = 1000,
+         .example = "5"},
+        {.name = "DATABASE_POOL_TIMEOUT",
+         .type = V_INT,
+         .off = F(database_pool_timeout),
+         .def = "30",
+         .lo = 1,
+         .hi = 3600,
+         .example = "30"},
+        {.name = "REDIS_URL",
+         .type = V_REDIS_URL,
+         .off = F(redis),
+         .example = "redis://:password@localhost:6379/0"},
+        {.name = "SECRET_KEY",
+         .type = V_SECRET_KEY,
+         .off = F(secret_key),
+         .example = "$(openssl rand -hex 32)"},
+        {.name = "RSA_PRIVATE_KEY_PATH",
+         .type = V_STR,
+         .off = F(rsa_private_key_path),
+         .def = "./keys/private.pem",
+         .example = "./keys/private.pem"},
+        {.name = "RSA_PRIVATE_KEY_CONTENT",
+         .type = V_SECRET,
+         .off = F(rsa_private_key_content),
+         .example = "$(base64 -w0 keys/private.pem)"},
+        {.name = "RSA_PUBLIC_KEY_ID",
+         .type = V_STR,
+         .off = F(rsa_public_key_id),
+         .example = "2025-01"},
+        {.name = "RSA_PREVIOUS_PUBLIC_KEYS",
+         .type = V_PATHS,
+         .off = F(rsa_previous_public_keys),
+         .example = "./keys/2024-public.pem,./keys/2023-public.pem"},
+        {.name = "JWT_ISSUER",
+         .type = V_STR,
+         .off = F(jwt_issuer),
+         .example = "https://auth.example.com"},
+        {.name = "JWT_AUDIENCE",
+         .type = V_STR,
+         .off = F(jwt_audience),
+         .example = "https://api.example.com"},
+        {.name = "ACCESS_TOKEN_EXPIRE_MINUTES",
+         .type = V_INT,
+         .off = F(access_token_expire_minutes),
+         .def = "15",
+         .lo = 1,
+         .hi = 1440,
+         .example = "15"},
+        {.name = "REFRESH_TOKEN_EXPIRE_DAYS",
+         .type = V_INT,
+         .off = F(refresh_token_expire_days),
+         .def = "7",
+         .lo = 1,
+         .hi = 365,
+         .example = "7"},
+        {.name = "SESSION_MAX_LIFETIME_DAYS",
+         .type = V_INT,
+         .off = F(session_max_lifetime_days),
+         .def = "30",
+         .lo = 1,
+         .hi = 3650,
+         .example = "30"},
+        {.name = "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS",
+         .type = V_INT,
+         .off = F(refresh_token_reuse_interval_seconds),
+         .def = "10",
+         .lo = 0,
+         .hi = 300,
+         .example = "10"},
+        {.name = "PASSWORD_BCRYPT_ROUNDS",
+         .type = V_INT,
+         .off = F(password_bcrypt_rounds),
+         .def = "12",
+         .lo = 4,
+         .hi = 31,
+         .example = "12"},
+        {.name = "PASSWORD_MIN_LENGTH",
+         .type = V_INT,
+         .off = F(password_min_length),
+         .def = "8",
+         .lo = 1,
+         .hi = 128,
+         .example = "8"},
+        {.name = "EMAIL_VERIFY_EXPIRE_HOURS",
+         .type = V_INT,
+         .off = F(email_verify_expire_hours),
+         .def = "48",
+         .lo = 1,
+         .hi = 720,
+         .example = "48"},
+        {.name = "PASSWORD_RESET_EXPIRE_MINUTES",
+         .type = V_INT,
+         .off = F(password_reset_expire_minutes),
+         .def = "60",
+         .lo = 1,
+         .hi = 1440,
+         .example = "60"},
+        {.name = "REQUIRE_EMAIL_VERIFICATION",
+         .type = V_BOOL,
+         .off = F(require_email_verification),
+         .def = "false",
+         .example = "true"},
+        {.name = "FRONTEND_URL",
+         .type = V_HTTP_URL,
+         .off = F(frontend_url),
+         .def = "http://localhost:3000",
+         .example = "https://app.example.com"},
+        {.name = "SMTP_HOST", .type = V_HOST, .off = F(smtp_host), .example = "smtp.example.com"},
+        {.name = "SMTP_PORT",
+         .type = V_INT,
+         .off = F(smtp_port),
+         .def = "587",
+         .lo = 1,
+         .hi = 65535,
+         .example = "587"},
+        {.name = "SMTP_USER", .type = V_STR, .off = F(smtp_user), .example = "apikey"},
+        {.name = "SMTP_PASSWORD",
+         .type = V_SECRET,
+         .off = F(smtp_password),
+         .example = "your-smtp-password"},
+        {.name = "SMTP_FROM", .type = V_STR, .off = F(smtp_from), .example = "noreply@example.com"},
+        {.name = "SMTP_CA_FILE",
+         .type = V_STR,
+         .off = F(smtp_ca_file),
+         .example = "/etc/ssl/certs/ca-certificates.crt"},
+        {.name = "EMAIL_TEMPLATES_DIR",
+         .type = V_STR,
+         .off = F(email_templates_dir),
+         .example = "./templates"},
+        {.name = "CORS_ORIGINS",
+         .type = V_ORIGINS,
+         .off = F(cors_origins),
+         .example = "https://app.example.com,https://admin.example.com"},
+        {.name = "TRUSTED_PROXIES",
+         .type = V_CIDRS,
+         .off = F(trusted_proxies),
+         .example = "10.0.0.0/8,::1"},
+        {.name = "RATE_LIMIT_LOGIN_PER_MINUTE",
+         .type = V_INT,
+         .off = F(rate_limit_login_per_minute),
+         .def = "10",
+         .lo = 1,
+         .hi = 100000,
+         .example = "10"},
+        {.name = "RATE_LIMIT_IP_PER_MINUTE",
+         .type = V_INT,
+         .off = F(rate_limit_ip_per_minute),
+         .def = "100",
+         .lo = 1,
+         .hi = 1000000,
+         .example = "100"},
+        {.name = "SHUTDOWN_TIMEOUT_SECONDS",
+         .type = V_INT,
+         .off = F(shutdown_timeout_seconds),
+         .def = "20",
+         .lo = 1,
+         .hi = 3600,
+         .example = "20"},
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -299,11 +311,10 @@ struct loader {
 
 /* ---- error lines ---- */
 
-static void
-errs_add(struct config_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void errs_add(struct config_errors *errs, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
-static void
-errs_add(struct config_errors *errs, const char *fmt, ...)
+static void errs_add(struct config_errors *errs, const char *fmt, ...)
 {
 	char line[ERR_LINE_MAX];
 	va_list ap;
@@ -319,11 +330,10 @@ errs_add(struct config_errors *errs, const char *fmt, ...)
  * Report a problem with variable v: "NAME: <problem> (example: NAME=...)".
  * `problem` is a printf format for the middle part.
  */
-static void
-bad(struct loader *l, const struct var *v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(struct loader *l, const struct var *v, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
-static void
-bad(struct loader *l, const struct var *v, const char *fmt, ...)
+static void bad(struct loader *l, const struct var *v, const char *fmt, ...)
 {
 	char problem[ERR_LINE_MAX / 2];
 	va_list ap;
@@ -342,8 +352,7 @@ bad(struct loader *l, const struct var *v, const char *fmt, ...)
  */
 #define QUOTE_BUF (QUOTE_MAX * 4 + 8)
 
-static const char *
-quote(char *buf, const char *s)
+static const char *quote(char *buf, const char *s)
 {
 	size_t o = 0, i;
 
@@ -371,8 +380,7 @@ quote(char *buf, const char *s)
 
 /* ---- small parsers ---- */
 
-static bool
-has_control(const char *s)
+static bool has_control(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -381,8 +389,7 @@ has_control(const char *s)
 }
 
 /* Decimal integer in [lo, hi], nothing else around it. */
-static int
-parse_int(const char *s, int lo, int hi, int *out)
+static int parse_int(const char *s, int lo, int hi, int *out)
 {
 	bool neg = false;
 	long long v = 0;
@@ -406,8 +413,7 @@ parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
-int
-config_parse_bool(const char *s, bool *out)
+int config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"true", "1", "yes"};
 	static const char *const no[] = {"false", "0", "no"};
@@ -427,8 +433,7 @@ config_parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-static int
-parse_choice(const char *s, const char *const *names, size_t n)
+static int parse_choice(const char *s, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(s, names[i]) == 0)
@@ -436,15 +441,13 @@ parse_choice(const char *s, const char *const *names, size_t n)
 	return -1;
 }
 
-static bool
-is_alnum(char c)
+static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* An IPv4/IPv6 literal or a host name (letters, digits, '-', '_', '.'). */
-static bool
-host_ok(const char *s)
+static bool host_ok(const char *s)
 {
 	unsigned char addr[16];
 	size_t n = strlen(s);
@@ -466,8 +469,7 @@ host_ok(const char *s)
  * start with one.  *port_at is set to the offset of ':' before the port, or
  * 0 when there is none.
  */
-static size_t
-origin_prefix(const char *s, size_t *port_at)
+static size_t origin_prefix(const char *s, size_t *port_at)
 {
 	size_t i, h;
 
@@ -522,8 +524,7 @@ origin_prefix(const char *s, size_t *port_at)
 	return i;
 }
 
-static void
-lowercase(char *s)
+static void lowercase(char *s)
 {
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
@@ -534,8 +535,7 @@ lowercase(char *s)
  * An exact origin as browsers send it: lower case, no path, no default
  * port.  Returns a new string or NULL when s is not an origin.
  */
-static char *
-normalize_origin(const char *s)
+static char *normalize_origin(const char *s)
 {
 	size_t port_at, n = origin_prefix(s, &port_at);
 	char *o;
@@ -555,8 +555,7 @@ normalize_origin(const char *s)
 }
 
 /* "addr" or "addr/prefix" into c; host bits beyond the prefix are cleared. */
-static int
-parse_cidr(const char *s, struct cidr *c)
+static int parse_cidr(const char *s, struct cidr *c)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
@@ -578,8 +577,8 @@ parse_cidr(const char *s, struct cidr *c)
 		return -1;
 	}
 	c->prefix = max;
-	if (slash && (slash[1] < '0' || slash[1] > '9' ||
-		      parse_int(slash + 1, 0, max, &c->prefix) < 0))
+	if (slash &&
+	    (slash[1] < '0' || slash[1] > '9' || parse_int(slash + 1, 0, max, &c->prefix) < 0))
 		return -1;
 	for (int bit = c->prefix; bit < max; bit++)
 		c->addr[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
@@ -587,8 +586,7 @@ parse_cidr(const char *s, struct cidr *c)
 }
 
 /* True when path names a regular file this process can open for reading. */
-static bool
-readable_file(const char *path)
+static bool readable_file(const char *path)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -603,8 +601,7 @@ readable_file(const char *path)
 
 /* ---- loading ---- */
 
-static const struct var *
-var_named(const char *name)
+static const struct var *var_named(const char *name)
 {
 	for (size_t i = 0; i < NVARS; i++)
 		if (strcmp(vars[i].name, name) == 0)
@@ -612,15 +609,13 @@ var_named(const char *name)
 	return NULL;
 }
 
-static bool
-failed(const struct loader *l, const char *name)
+static bool failed(const struct loader *l, const char *name)
 {
 	return l->failed[var_named(name) - vars];
 }
 
 /* The variable's value, NULL when unset or empty. */
-static const char *
-lookup(const struct loader *l, const char *name)
+static const char *lookup(const struct loader *l, const char *name)
 {
 	const char *v = l->lookup ? l->lookup(name, l->ctx) : NULL;
 
@@ -631,8 +626,7 @@ lookup(const struct loader *l, const char *name)
  * Split a comma-separated list and call item() on each entry with the
  * surrounding blanks trimmed; empty entries are skipped.
  */
-static void
-for_each_item(const char *s, void (*item)(const char *it, void *arg), void *arg)
+static void for_each_item(const char *s, void (*item)(const char *it, void *arg), void *arg)
 {
 	while (*s) {
 		size_t n = strcspn(s, ",");
@@ -662,15 +656,13 @@ struct list_ctx {
 	struct config *cfg;
 };
 
-static void
-push_str(char ***arr, size_t *n, char *s)
+static void push_str(char ***arr, size_t *n, char *s)
 {
 	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
 	(*arr)[(*n)++] = s;
 }
 
-static void
-path_item(const char *it, void *arg)
+static void path_item(const char *it, void *arg)
 {
 	struct list_ctx *lc = arg;
 	char q[QUOTE_BUF];
@@ -680,11 +672,10 @@ path_item(const char *it, void *arg)
 		return;
 	}
 	push_str(&lc->cfg->rsa_previous_public_keys, &lc->cfg->n_rsa_previous_public_keys,
-		 xstrdup(it));
+	         xstrdup(it));
 }
 
-static void
-origin_item(const char *it, void *arg)
+static void origin_item(const char *it, void *arg)
 {
 	struct list_ctx *lc = arg;
 	char q[QUOTE_BUF];
@@ -704,8 +695,7 @@ origin_item(const char *it, void *arg)
 	push_str(&lc->cfg->cors_origins, &lc->cfg->n_cors_origins, o);
 }
 
-static void
-cidr_item(const char *it, void *arg)
+static void cidr_item(const char *it, void *arg)
 {
 	struct list_ctx *lc = arg;
 	struct config *cfg = lc->cfg;
@@ -716,13 +706,12 @@ cidr_item(const char *it, void *arg)
 		bad(lc->l, lc->v, "%s is not an IP address or CIDR (address/prefix)", quote(q, it));
 		return;
 	}
-	cfg->trusted_proxies = xrealloc(cfg->trusted_proxies,
-					(cfg->n_trusted_proxies + 1) * sizeof(*cfg->trusted_proxies));
+	cfg->trusted_proxies = xrealloc(
+	        cfg->trusted_proxies, (cfg->n_trusted_proxies + 1) * sizeof(*cfg->trusted_proxies));
 	cfg->trusted_proxies[cfg->n_trusted_proxies++] = c;
 }
 
-static void
-load_choice(struct loader *l, const struct var *v, const char *val, void *field)
+static void load_choice(struct loader *l, const struct var *v, const char *val, void *field)
 {
 	const char *const *names;
 	size_t n;
@@ -767,8 +756,7 @@ load_choice(struct loader *l, const struct var *v, const char *val, void *field)
 }
 
 /* FRONTEND_URL: an http(s) base URL without query or fragment. */
-static void
-load_http_url(struct loader *l, const struct var *v, const char *val, char **field)
+static void load_http_url(struct loader *l, const struct var *v, const char *val, char **field)
 {
 	char q[QUOTE_BUF];
 	size_t port_at, n;
@@ -797,8 +785,7 @@ load_http_url(struct loader *l, const struct var *v, const char *val, char **fie
 		(*field)[len - 1] = '\0';
 }
 
-static void
-load_var(struct loader *l, struct config *cfg, const struct var *v)
+static void load_var(struct loader *l, struct config *cfg, const struct var *v)
 {
 	void *field = (char *)cfg + v->off;
 	const char *val = lookup(l, v->name);
@@ -872,8 +859,7 @@ load_var(struct loader *l, struct config *cfg, const struct var *v)
 	}
 }
 
-static void
-derive_defaults(struct config *cfg)
+static void derive_defaults(struct config *cfg)
 {
 	char buf[64];
 
@@ -891,8 +877,7 @@ derive_defaults(struct config *cfg)
 }
 
 /* Staging and production refuse settings that are only safe on a laptop. */
-static void
-check_policy(struct loader *l, const struct config *cfg)
+static void check_policy(struct loader *l, const struct config *cfg)
 {
 	bool prod = cfg->environment == ENV_PRODUCTION;
 	const char *env = config_env_name(cfg->environment);
@@ -933,8 +918,7 @@ check_policy(struct loader *l, const struct config *cfg)
 }
 
 /* Fill cfg; errors are appended to errs (which may already hold some). */
-static int
-load(struct config *cfg, config_lookup_fn fn, void *ctx, struct config_errors *errs)
+static int load(struct config *cfg, config_lookup_fn fn, void *ctx, struct config_errors *errs)
 {
 	struct loader l = {.lookup = fn, .ctx = ctx, .errs = errs};
 
@@ -946,9 +930,8 @@ load(struct config *cfg, config_lookup_fn fn, void *ctx, struct config_errors *e
 	return errs->n ? -1 : 0;
 }
 
-int
-config_load_with(struct config *cfg, config_lookup_fn lookup, void *ctx,
-		 struct config_errors *errs)
+int config_load_with(struct config *cfg, config_lookup_fn lookup, void *ctx,
+                     struct config_errors *errs)
 {
 	struct config_errors local = {0};
 	struct config_errors *e = errs ? errs : &local;
@@ -962,16 +945,14 @@ config_load_with(struct config *cfg, config_lookup_fn lookup, void *ctx,
 }
 
 /* config_load's look-up: the environment, then the .env file. */
-static const char *
-env_lookup(const char *name, void *ctx)
+static const char *env_lookup(const char *name, void *ctx)
 {
 	const char *v = getenv(name);
 
 	return v ? v : dotenv_get(ctx, name);
 }
 
-int
-config_load(struct config *cfg, struct config_errors *errs)
+int config_load(struct config *cfg, struct config_errors *errs)
 {
 	struct config_errors local = {0};
 	struct config_errors *e = errs ? errs : &local;
@@ -988,17 +969,17 @@ config_load(struct config *cfg, struct config_errors *errs)
 	rc = dotenv_load_file(path, &file, &bad_line);
 	if (rc == 1 && named)
 		errs_add(e, "ENV_FILE: %s does not exist (example: ENV_FILE=/etc/auth-service/env)",
-			 quote(q, path));
+		         quote(q, path));
 	else if (rc < 0 && bad_line)
 		errs_add(e,
-			 "ENV_FILE: %s line %zu is not a KEY=value assignment (example: "
-			 "PORT=8000)",
-			 quote(q, path), bad_line);
+		         "ENV_FILE: %s line %zu is not a KEY=value assignment (example: "
+		         "PORT=8000)",
+		         quote(q, path), bad_line);
 	else if (rc < 0)
 		errs_add(e,
-			 "ENV_FILE: %s cannot be read (a regular file of at most 1 MiB) "
-			 "(example: ENV_FILE=/etc/auth-service/env)",
-			 quote(q, path));
+		         "ENV_FILE: %s cannot be read (a regular file of at most 1 MiB) "
+		         "(example: ENV_FILE=/etc/auth-service/env)",
+		         quote(q, path));
 	rc = load(cfg, env_lookup, &file, e);
 	dotenv_free(&file);
 	config_errors_free(&local);
@@ -1008,15 +989,13 @@ config_load(struct config *cfg, struct config_errors *errs)
 /* ---- printing ---- */
 
 /* Print s with any control byte replaced, so one variable is one line. */
-static void
-put_clean(FILE *out, const char *s)
+static void put_clean(FILE *out, const char *s)
 {
 	for (; *s; s++)
 		fputc(((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s, out);
 }
 
-static void
-put_list(FILE *out, char *const *items, size_t n, bool star)
+static void put_list(FILE *out, char *const *items, size_t n, bool star)
 {
 	if (!star && n == 0) {
 		fputs("(unset)", out);
@@ -1031,8 +1010,7 @@ put_list(FILE *out, char *const *items, size_t n, bool star)
 	}
 }
 
-void
-config_print(const struct config *cfg, FILE *out)
+void config_print(const struct config *cfg, FILE *out)
 {
 	for (size_t i = 0; i < NVARS; i++) {
 		const struct var *v = &vars[i];
@@ -1063,7 +1041,8 @@ config_print(const struct config *cfg, FILE *out)
 			fputs(config_env_name(cfg->environment), out);
 			break;
 		case V_LEVEL:
-			fputs((unsigned)cfg->log_level < 5 ? level_names[cfg->log_level] : "?", out);
+			fputs((unsigned)cfg->log_level < 5 ? level_names[cfg->log_level] : "?",
+			      out);
 			break;
 		case V_FORMAT:
 			fputs((unsigned)cfg->log_format < 2 ? format_names[cfg->log_format] : "?",
@@ -1074,11 +1053,11 @@ config_print(const struct config *cfg, FILE *out)
 			break;
 		case V_REDIS_URL:
 			put_clean(out, cfg->redis_url && cfg->redis.redacted ? cfg->redis.redacted
-									    : "(unset)");
+			                                                     : "(unset)");
 			break;
 		case V_PATHS:
 			put_list(out, cfg->rsa_previous_public_keys,
-				 cfg->n_rsa_previous_public_keys, false);
+			         cfg->n_rsa_previous_public_keys, false);
 			break;
 		case V_ORIGINS:
 			put_list(out, cfg->cors_origins, cfg->n_cors_origins, cfg->cors_any);
@@ -1102,8 +1081,7 @@ config_print(const struct config *cfg, FILE *out)
 
 /* ---- freeing and small accessors ---- */
 
-static void
-free_strv(char **v, size_t n)
+static void free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
@@ -1111,16 +1089,14 @@ free_strv(char **v, size_t n)
 }
 
 /* Secrets are wiped before their memory goes back to the allocator. */
-static void
-free_secret(char *s)
+static void free_secret(char *s)
 {
 	if (s)
 		explicit_bzero(s, strlen(s));
 	free(s);
 }
 
-void
-config_free(struct config *cfg)
+void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
@@ -1166,8 +1142,7 @@ config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-void
-config_errors_free(struct config_errors *errs)
+void config_errors_free(struct config_errors *errs)
 {
 	if (!errs)
 		return;
@@ -1176,14 +1151,12 @@ config_errors_free(struct config_errors *errs)
 	errs->n = 0;
 }
 
-const char *
-config_env_name(enum app_env env)
+const char *config_env_name(enum app_env env)
 {
 	return (unsigned)env < sizeof(env_names) / sizeof(env_names[0]) ? env_names[env] : "?";
 }
 
-bool
-config_is_strict(const struct config *cfg)
+bool config_is_strict(const struct config *cfg)
 {
 	return cfg->environment == ENV_STAGING || cfg->environment == ENV_PRODUCTION;
 }

@@ -50,8 +50,7 @@ struct sbuf {
 	size_t cap;
 };
 
-static void
-sbuf_putc(struct sbuf *b, char c)
+static void sbuf_putc(struct sbuf *b, char c)
 {
 	if (b->len + 1 >= b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -61,42 +60,36 @@ sbuf_putc(struct sbuf *b, char c)
 	b->s[b->len] = '\0';
 }
 
-static char *
-sbuf_finish(struct sbuf *b)
+static char *sbuf_finish(struct sbuf *b)
 {
 	if (!b->s)
 		return xstrdup("");
 	return b->s;
 }
 
-static bool
-is_blank(char c)
+static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-static bool
-is_key_start(char c)
+static bool is_key_start(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-static bool
-is_key_char(char c)
+static bool is_key_char(char c)
 {
 	return is_key_start(c) || (c >= '0' && c <= '9');
 }
 
-static void
-skip_blanks(struct cursor *c)
+static void skip_blanks(struct cursor *c)
 {
 	while (c->p < c->end && is_blank(*c->p))
 		c->p++;
 }
 
 /* True at the end of a line: end of input, "\n" or "\r\n". */
-static bool
-at_eol(const struct cursor *c)
+static bool at_eol(const struct cursor *c)
 {
 	if (c->p >= c->end || *c->p == '\n')
 		return true;
@@ -104,8 +97,7 @@ at_eol(const struct cursor *c)
 }
 
 /* Step over the line end the cursor is on (at_eol must be true). */
-static void
-next_line(struct cursor *c)
+static void next_line(struct cursor *c)
 {
 	if (c->p < c->end && *c->p == '\r')
 		c->p++;
@@ -116,8 +108,7 @@ next_line(struct cursor *c)
 }
 
 /* Skip to and over the end of the current line. */
-static void
-skip_line(struct cursor *c)
+static void skip_line(struct cursor *c)
 {
 	while (c->p < c->end && *c->p != '\n')
 		c->p++;
@@ -128,8 +119,7 @@ skip_line(struct cursor *c)
  * After a closing quote: only blanks and an optional comment may follow.
  * Returns false when anything else does.
  */
-static bool
-finish_after_quote(struct cursor *c)
+static bool finish_after_quote(struct cursor *c)
 {
 	skip_blanks(c);
 	if (c->p < c->end && *c->p == '#') {
@@ -143,8 +133,7 @@ finish_after_quote(struct cursor *c)
 }
 
 /* Read a quoted value; the cursor is on the opening quote. */
-static int
-read_quoted(struct cursor *c, struct sbuf *val)
+static int read_quoted(struct cursor *c, struct sbuf *val)
 {
 	char q = *c->p++;
 
@@ -198,8 +187,7 @@ read_quoted(struct cursor *c, struct sbuf *val)
  * and the value) starts a comment, so "KEY= # note" is empty while
  * "KEY=#abc" is "#abc".
  */
-static int
-read_unquoted(struct cursor *c, const char *eq, struct sbuf *val)
+static int read_unquoted(struct cursor *c, const char *eq, struct sbuf *val)
 {
 	const char *start = c->p;
 	const char *stop;
@@ -225,8 +213,7 @@ read_unquoted(struct cursor *c, const char *eq, struct sbuf *val)
 }
 
 /* Add or replace key (later duplicates win); takes ownership of both. */
-static int
-set_entry(struct dotenv *env, size_t *cap, char *key, char *value)
+static int set_entry(struct dotenv *env, size_t *cap, char *key, char *value)
 {
 	for (size_t i = 0; i < env->n; i++) {
 		if (strcmp(env->entries[i].key, key) == 0) {
@@ -255,8 +242,7 @@ set_entry(struct dotenv *env, size_t *cap, char *key, char *value)
  * Parse one logical line starting at the cursor.  Returns 1 for an
  * assignment (key/value set), 0 for a blank or comment line, -1 when bad.
  */
-static int
-parse_line(struct cursor *c, char **key, char **value)
+static int parse_line(struct cursor *c, char **key, char **value)
 {
 	const char *k, *eq;
 	struct sbuf val = {0};
@@ -304,8 +290,7 @@ bad:
 	return -1;
 }
 
-int
-dotenv_parse(const char *buf, size_t len, struct dotenv *out, size_t *bad_line)
+int dotenv_parse(const char *buf, size_t len, struct dotenv *out, size_t *bad_line)
 {
 	struct cursor c = {.p = buf, .end = buf + len, .line = 1};
 	size_t cap = 0;
@@ -336,8 +321,7 @@ dotenv_parse(const char *buf, size_t len, struct dotenv *out, size_t *bad_line)
 	return 0;
 }
 
-int
-dotenv_load_file(const char *path, struct dotenv *out, size_t *bad_line)
+int dotenv_load_file(const char *path, struct dotenv *out, size_t *bad_line)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -388,8 +372,7 @@ out:
 	return rc;
 }
 
-const char *
-dotenv_get(const struct dotenv *env, const char *key)
+const char *dotenv_get(const struct dotenv *env, const char *key)
 {
 	if (!env || !key)
 		return NULL;
@@ -399,8 +382,7 @@ dotenv_get(const struct dotenv *env, const char *key)
 	return NULL;
 }
 
-void
-dotenv_free(struct dotenv *env)
+void dotenv_free(struct dotenv *env)
 {
 	if (!env)
 		return;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/keys.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -25,6 +26,8 @@ main(int argc, char **argv)
 	int i, rc, sub_argc = argc > 2 ? argc - 2 : 0;
 	char **sub_argv = argv + 2;
 	size_t e;
+	int key_error = 0;
+	char key_why[512];
 
 	for (i = 1; i < argc; i++) {
 		if (is_flag(argv[i], "-h", "--help")) {
@@ -51,10 +54,20 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	if (config_load(&cfg, &errs) != 0) {
+	rc = config_load(&cfg, &errs);
+	if (strcmp(cmd, "check-config") == 0 && cfg.rsa_private_key_content &&
+	    keys_check_content(cfg.rsa_private_key_content, key_why, sizeof(key_why)) != 0)
+		key_error = 1; /* only a real parse tells a placeholder from a key */
+	if (rc != 0 || key_error) {
 		for (e = 0; e < errs.n; e++)
 			fprintf(stderr, "config error: %s\n", errs.lines[e]);
-		fprintf(stderr, "%zu configuration problem(s); see docs/configuration.md\n", errs.n);
+		if (key_error)
+			fprintf(stderr,
+				"config error: RSA_PRIVATE_KEY_CONTENT: %s (example: "
+				"RSA_PRIVATE_KEY_CONTENT=$(base64 -w0 keys/private.pem))\n",
+				key_why);
+		fprintf(stderr, "%zu configuration problem(s); see docs/configuration.md\n",
+			errs.n + (size_t)key_error);
 		config_errors_free(&errs);
 		config_free(&cfg);
 		return 1;

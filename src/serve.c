@@ -21,6 +21,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "auth/keys.h"
+#include "auth/password.h"
 #include "cache/cache.h"
 #include "cli.h"
 #include "config.h"
@@ -119,6 +120,8 @@ cmd_serve(const struct config *cfg)
 		log_error("%s", err);
 		return 1;
 	}
+	/* Compute the dummy hash now, not inside the first unknown-email login. */
+	password_dummy_verify("", cfg->password_bcrypt_rounds);
 	app.cache = cache_open(cfg, err, sizeof(err));
 	if (!app.cache) {
 		log_error("REDIS_URL: %s", err);

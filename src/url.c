@@ -31,8 +31,7 @@ struct strb {
 	size_t cap;
 };
 
-static void
-strb_add(struct strb *b, const char *s, size_t n)
+static void strb_add(struct strb *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
@@ -47,14 +46,12 @@ strb_add(struct strb *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-static void
-strb_puts(struct strb *b, const char *s)
+static void strb_puts(struct strb *b, const char *s)
 {
 	strb_add(b, s, strlen(s));
 }
 
-static char *
-strb_take(struct strb *b)
+static char *strb_take(struct strb *b)
 {
 	char *s = b->s ? b->s : xstrdup("");
 
@@ -63,8 +60,7 @@ strb_take(struct strb *b)
 	return s;
 }
 
-static char *
-xstrndup_(const char *s, size_t n)
+static char *xstrndup_(const char *s, size_t n)
 {
 	char *p = xmalloc(n + 1);
 
@@ -73,14 +69,12 @@ xstrndup_(const char *s, size_t n)
 	return p;
 }
 
-static bool
-is_alnum(char c)
+static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static int
-hexval(char c)
+static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -92,8 +86,7 @@ hexval(char c)
 }
 
 /* Control characters, spaces and non-ASCII bytes have no place in a URL. */
-static bool
-url_chars_ok(const char *s)
+static bool url_chars_ok(const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -105,8 +98,7 @@ url_chars_ok(const char *s)
 }
 
 /* Every '%' in s[0..n) is followed by two hex digits. */
-static bool
-pct_ok(const char *s, size_t n)
+static bool pct_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '%')
@@ -121,8 +113,7 @@ pct_ok(const char *s, size_t n)
 }
 
 /* Percent-decode s[0..n); NULL when malformed or when it decodes a NUL. */
-static char *
-pct_decode(const char *s, size_t n)
+static char *pct_decode(const char *s, size_t n)
 {
 	char *out = xmalloc(n + 1);
 	size_t o = 0;
@@ -148,8 +139,7 @@ bad:
 }
 
 /* Parse a decimal port "1".."65535" from s[0..n); -1 when invalid. */
-static int
-parse_port(const char *s, size_t n)
+static int parse_port(const char *s, size_t n)
 {
 	int v = 0;
 
@@ -163,8 +153,7 @@ parse_port(const char *s, size_t n)
 	return v >= 1 && v <= 65535 ? v : -1;
 }
 
-static size_t
-count_char(const char *s, size_t n, char c)
+static size_t count_char(const char *s, size_t n, char c)
 {
 	size_t k = 0;
 
@@ -178,8 +167,7 @@ count_char(const char *s, size_t n, char c)
  * "+driver" suffix, into buf and returns rest; NULL when s is not of that
  * shape.
  */
-static const char *
-split_scheme(const char *s, char *buf, size_t bufsz)
+static const char *split_scheme(const char *s, char *buf, size_t bufsz)
 {
 	size_t i = 0;
 	bool plus = false;
@@ -214,8 +202,7 @@ split_scheme(const char *s, char *buf, size_t bufsz)
  * One host[:port] of a libpq host list: a name, an IPv4 address, a
  * bracketed IPv6 address or empty (the default Unix socket).
  */
-static bool
-pg_host_ok(const char *s, size_t n)
+static bool pg_host_ok(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -239,8 +226,7 @@ pg_host_ok(const char *s, size_t n)
 	return parse_port(s + i + 1, n - i - 1) > 0;
 }
 
-static bool
-is_secret_param(const char *s, size_t n)
+static bool is_secret_param(const char *s, size_t n)
 {
 	return (n == 8 && memcmp(s, "password", 8) == 0) ||
 	       (n == 11 && memcmp(s, "sslpassword", 11) == 0);
@@ -250,8 +236,7 @@ is_secret_param(const char *s, size_t n)
  * postgresql://[user[:password]@][host[:port][,...]][/dbname][?k=v&...]
  * `rest` is what follows "://".
  */
-static int
-parse_postgres(const char *rest, struct db_url *out, const char **why)
+static int parse_postgres(const char *rest, struct db_url *out, const char **why)
 {
 	const char *auth_end = rest + strcspn(rest, "/?");
 	const char *at = NULL, *hosts, *path, *query;
@@ -271,7 +256,8 @@ parse_postgres(const char *rest, struct db_url *out, const char **why)
 		return -1;
 	}
 	if (count_char(rest, (size_t)(auth_end - rest), '@') > 1) {
-		*why = "has more than one '@': percent-encode '@' in the user name or password (%40)";
+		*why = "has more than one '@': percent-encode '@' in the user name or password "
+		       "(%40)";
 		return -1;
 	}
 	at = memchr(rest, '@', (size_t)(auth_end - rest));
@@ -357,8 +343,7 @@ parse_postgres(const char *rest, struct db_url *out, const char **why)
 }
 
 /* sqlite:///relative/path or sqlite:////absolute/path; `rest` follows "://". */
-static int
-parse_sqlite(const char *rest, struct db_url *out, const char **why)
+static int parse_sqlite(const char *rest, struct db_url *out, const char **why)
 {
 	const char *path;
 	size_t n;
@@ -398,8 +383,7 @@ parse_sqlite(const char *rest, struct db_url *out, const char **why)
 	return 0;
 }
 
-int
-db_url_parse(const char *s, struct db_url *out, const char **why)
+int db_url_parse(const char *s, struct db_url *out, const char **why)
 {
 	char scheme[SCHEME_MAX] = "";
 	const char *rest, *dummy;
@@ -430,8 +414,7 @@ db_url_parse(const char *s, struct db_url *out, const char **why)
 	return rc;
 }
 
-void
-db_url_free(struct db_url *u)
+void db_url_free(struct db_url *u)
 {
 	if (!u)
 		return;
@@ -442,8 +425,7 @@ db_url_free(struct db_url *u)
 }
 
 /* Parse the optional "/db" part: "", "/" or "/N" with N a non-negative int. */
-static int
-parse_redis_db(const char *s, int *db)
+static int parse_redis_db(const char *s, int *db)
 {
 	long v = 0;
 
@@ -464,16 +446,14 @@ parse_redis_db(const char *s, int *db)
 	return 0;
 }
 
-static int
-redis_fail(struct redis_url *out, const char **why, const char *reason)
+static int redis_fail(struct redis_url *out, const char **why, const char *reason)
 {
 	*why = reason;
 	redis_url_free(out);
 	return -1;
 }
 
-int
-redis_url_parse(const char *s, struct redis_url *out, const char **why)
+int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 {
 	char scheme[SCHEME_MAX] = "";
 	const char *rest, *auth_end, *at, *hp, *port_s = NULL, *dummy;
@@ -493,23 +473,25 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		return redis_fail(out, why, "is not of the form redis://host:port/db");
 	if (strcmp(scheme, "rediss") == 0)
 		return redis_fail(out, why,
-				  "uses rediss:// (TLS), which is not supported: use redis:// on a "
-				  "private network or through a TLS tunnel");
+		                  "uses rediss:// (TLS), which is not supported: use redis:// on a "
+		                  "private network or through a TLS tunnel");
 	if (strcmp(scheme, "redis") != 0)
 		return redis_fail(out, why, "has an unsupported scheme (use redis://)");
 	if (!url_chars_ok(rest))
 		return redis_fail(out, why,
-				  "contains spaces, control or non-ASCII characters "
-				  "(percent-encode them)");
+		                  "contains spaces, control or non-ASCII characters "
+		                  "(percent-encode them)");
 	if (strpbrk(rest, "?#"))
-		return redis_fail(out, why,
-				  "has a query or fragment: use redis://[[user]:password@]host[:port]"
-				  "[/db] and percent-encode ? and # in the password");
+		return redis_fail(
+		        out, why,
+		        "has a query or fragment: use redis://[[user]:password@]host[:port]"
+		        "[/db] and percent-encode ? and # in the password");
 
 	auth_end = rest + strcspn(rest, "/");
 	if (count_char(rest, (size_t)(auth_end - rest), '@') > 1)
-		return redis_fail(out, why,
-				  "has more than one '@': percent-encode '@' in the password (%40)");
+		return redis_fail(
+		        out, why,
+		        "has more than one '@': percent-encode '@' in the password (%40)");
 	at = memchr(rest, '@', (size_t)(auth_end - rest));
 	hp = rest;
 	if (at) {
@@ -517,13 +499,14 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 
 		if (!colon)
 			return redis_fail(out, why,
-					  "has credentials without ':': write them as "
-					  "[user]:password@");
+			                  "has credentials without ':': write them as "
+			                  "[user]:password@");
 		if (colon > rest) {
 			out->username = pct_decode(rest, (size_t)(colon - rest));
 			if (!out->username)
-				return redis_fail(out, why,
-						  "has a malformed percent-escape in the user name");
+				return redis_fail(
+				        out, why,
+				        "has a malformed percent-escape in the user name");
 			user_s = rest;
 			user_n = (size_t)(colon - rest);
 		}
@@ -531,7 +514,7 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 			out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
 			if (!out->password)
 				return redis_fail(out, why,
-						  "has a malformed percent-escape in the password");
+				                  "has a malformed percent-escape in the password");
 		}
 		hp = at + 1;
 	}
@@ -596,8 +579,7 @@ redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	return 0;
 }
 
-void
-redis_url_free(struct redis_url *u)
+void redis_url_free(struct redis_url *u)
 {
 	if (!u)
 		return;

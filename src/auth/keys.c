@@ -532,6 +532,16 @@ static EVP_PKEY *load_from_content(const char *content, char *err, size_t errlen
 	return pk;
 }
 
+int keys_check_content(const char *content, char *err, size_t errlen)
+{
+	EVP_PKEY *pk = load_from_content(content, err, errlen);
+
+	if (!pk)
+		return -1;
+	EVP_PKEY_free(pk);
+	return 0;
+}
+
 /* Generate a development key at path; -2 when someone else created it first. */
 static int generate_dev_key(struct keys *k, const char *path, char *err, size_t errlen)
 {

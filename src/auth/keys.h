@@ -66,6 +66,12 @@ int keys_thumbprint(const EVP_PKEY *pk, char out[KEYS_THUMBPRINT_LEN + 1]);
  * PKCS#8 PEM with mode 0600, creating missing parent directories with mode
  * 0700.  Never overwrites an existing file.  Returns 0, or -1 with err set.
  */
+/*
+ * Does RSA_PRIVATE_KEY_CONTENT hold a usable key?  For check-config, which
+ * must report a bad key without starting (or generating) anything.
+ */
+int keys_check_content(const char *content, char *err, size_t errlen);
+
 int keys_generate_file(const char *path, int bits, char *err, size_t errlen);
 
 #endif

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "app.h"
 #include "arena.h"
 #include "config.h"
@@ -75,6 +76,7 @@ struct exchange {
 	size_t body_len;
 	bool too_large;
 	bool queued; /* a response has been handed to libmicrohttpd */
+	bool preflight; /* answered by cors_preflight: no second set of CORS headers */
 	enum ex_state state;
 	struct timespec start;
 };
@@ -252,7 +254,7 @@ respond(struct exchange *ex)
 	bool has_cache_control = false;
 	size_t i;
 
-	if (ex->req.request_id)
+	if (ex->req.request_id && !ex->preflight)
 		cors_decorate(ex->srv->app->cfg, &ex->req, rs);
 	if (rs->body) {
 		mr = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
@@ -316,6 +318,7 @@ dispatch(struct exchange *ex)
 	r->body_len = ex->body_len;
 
 	if (cors_is_preflight(r)) {
+		ex->preflight = true;
 		cors_preflight(app->cfg, r, &ex->resp);
 		return respond(ex);
 	}
@@ -337,6 +340,22 @@ dispatch(struct exchange *ex)
 	r->route = ex->route->pattern;
 
 	wp = ex->route->pool == POOL_INLINE ? NULL : app->pools[ex->route->pool];
+	if (wp && atomic_load(&app->shutting_down)) {
+		/*
+		 * Draining: a request arriving on a kept-alive connection after
+		 * SIGTERM is not in flight; answer it here rather than suspend a
+		 * connection the daemon is about to close.  (in_flight was raised
+		 * before this check, so the drain cannot miss a request that saw
+		 * the flag still down.)
+		 */
+		if (ex->route->handler == api_ready) {
+			ex->route->handler(r, &ex->resp);
+		} else {
+			resp_detail(&ex->resp, 503, "Service shutting down, retry later");
+			resp_header(&ex->resp, "Retry-After", RETRY_AFTER);
+		}
+		return respond(ex);
+	}
 	if (!wp) {
 		ex->route->handler(r, &ex->resp);
 		if (ex->resp.status == 0)

@@ -321,8 +321,13 @@ run_step(struct store_conn *c, const struct migration *m, enum step_dir dir, boo
 
 fail:
 	be->rollback(c);
-	complain(out, "%s of migration %04d %s failed (details in the log); it was not applied",
-		 dir == STEP_UP ? "applying" : "rolling back", m->version, m->name);
+	if (dir == STEP_UP)
+		complain(out, "migration %04d %s failed (details in the log); nothing of it was applied",
+			 m->version, m->name);
+	else
+		complain(out, "rolling back migration %04d %s failed (details in the log); it is still "
+			 "applied",
+			 m->version, m->name);
 	return rc == STORE_OK || rc == STORE_NOT_FOUND || rc == STORE_CONFLICT ? STORE_ERROR : rc;
 }
 

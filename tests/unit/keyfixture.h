@@ -18,8 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-static inline char *
-fx_tmpdir(void)
+static inline char *fx_tmpdir(void)
 {
 	char tmpl[] = "/tmp/auth-keys-test-XXXXXX";
 	char *d = mkdtemp(tmpl);
@@ -31,8 +30,7 @@ fx_tmpdir(void)
 	return strdup(d);
 }
 
-static inline int
-fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -40,15 +38,13 @@ fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-static inline void
-fx_rm_rf(const char *dir)
+static inline void fx_rm_rf(const char *dir)
 {
 	if (dir)
 		nftw(dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static inline char *
-fx_path(const char *dir, const char *name)
+static inline char *fx_path(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
 	char *p = malloc(n);
@@ -57,8 +53,7 @@ fx_path(const char *dir, const char *name)
 	return p;
 }
 
-static inline EVP_PKEY *
-fx_rsa(unsigned int bits)
+static inline EVP_PKEY *fx_rsa(unsigned int bits)
 {
 	EVP_PKEY *pk = EVP_RSA_gen(bits);
 
@@ -75,8 +70,7 @@ enum fx_format {
 	FX_PUB_PKCS1,  /* BEGIN RSA PUBLIC KEY */
 };
 
-static inline char *
-fx_pem(EVP_PKEY *pk, enum fx_format f)
+static inline char *fx_pem(EVP_PKEY *pk, enum fx_format f)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	OSSL_ENCODER_CTX *ectx;
@@ -95,8 +89,8 @@ fx_pem(EVP_PKEY *pk, enum fx_format f)
 		ok = PEM_write_bio_PUBKEY(b, pk);
 		break;
 	case FX_PUB_PKCS1:
-		ectx = OSSL_ENCODER_CTX_new_for_pkey(pk, EVP_PKEY_PUBLIC_KEY, "PEM", "type-specific",
-						     NULL);
+		ectx = OSSL_ENCODER_CTX_new_for_pkey(pk, EVP_PKEY_PUBLIC_KEY, "PEM",
+		                                     "type-specific", NULL);
 		ok = ectx && OSSL_ENCODER_to_bio(ectx, b);
 		OSSL_ENCODER_CTX_free(ectx);
 		break;
@@ -111,8 +105,7 @@ fx_pem(EVP_PKEY *pk, enum fx_format f)
 	return out;
 }
 
-static inline void
-fx_write(const char *path, const char *text)
+static inline void fx_write(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 
@@ -120,8 +113,7 @@ fx_write(const char *path, const char *text)
 		abort();
 }
 
-static inline void
-fx_write_pem(const char *path, EVP_PKEY *pk, enum fx_format f)
+static inline void fx_write_pem(const char *path, EVP_PKEY *pk, enum fx_format f)
 {
 	char *pem = fx_pem(pk, f);
 
@@ -129,8 +121,7 @@ fx_write_pem(const char *path, EVP_PKEY *pk, enum fx_format f)
 	free(pem);
 }
 
-static inline char *
-fx_read(const char *path)
+static inline char *fx_read(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *buf;

@@ -14,10 +14,9 @@
 #include "auth/b64.h"
 
 static const char url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void
-enc_is(const char *in, const char *want)
+static void enc_is(const char *in, const char *want)
 {
 	char out[64];
 	ssize_t n = b64url_encode((const unsigned char *)in, strlen(in), out, sizeof(out));
@@ -27,8 +26,7 @@ enc_is(const char *in, const char *want)
 	assert_int_equal(B64URL_ENCODED_LEN(strlen(in)), strlen(want));
 }
 
-static void
-dec_is(const char *in, const char *want)
+static void dec_is(const char *in, const char *want)
 {
 	unsigned char out[64];
 	ssize_t n = b64url_decode(in, strlen(in), out, sizeof(out));
@@ -37,16 +35,14 @@ dec_is(const char *in, const char *want)
 	assert_memory_equal(out, want, strlen(want));
 }
 
-static void
-dec_rejects(const char *in)
+static void dec_rejects(const char *in)
 {
 	unsigned char out[64];
 
 	assert_int_equal(b64url_decode(in, strlen(in), out, sizeof(out)), -1);
 }
 
-static void
-test_rfc4648_vectors(void **state)
+static void test_rfc4648_vectors(void **state)
 {
 	(void)state;
 	enc_is("", "");
@@ -66,8 +62,7 @@ test_rfc4648_vectors(void **state)
 }
 
 /* Every 6-bit value maps to the RFC 4648 section 5 character, both ways. */
-static void
-test_alphabet(void **state)
+static void test_alphabet(void **state)
 {
 	unsigned char in[1], back[4];
 	char out[8];
@@ -88,8 +83,7 @@ test_alphabet(void **state)
 }
 
 /* Exactly the 64 alphabet characters are accepted, at every position. */
-static void
-test_decode_charset(void **state)
+static void test_decode_charset(void **state)
 {
 	unsigned char out[8];
 	char in[4];
@@ -106,8 +100,7 @@ test_decode_charset(void **state)
 	}
 }
 
-static void
-test_roundtrip_all_lengths(void **state)
+static void test_roundtrip_all_lengths(void **state)
 {
 	unsigned char in[300], back[300];
 	char enc[512];
@@ -128,8 +121,7 @@ test_roundtrip_all_lengths(void **state)
 	}
 }
 
-static void
-test_decode_strictness(void **state)
+static void test_decode_strictness(void **state)
 {
 	(void)state;
 	dec_rejects("Zg==");     /* padding */
@@ -145,8 +137,7 @@ test_decode_strictness(void **state)
 	dec_rejects("Zm9vYmF");
 }
 
-static void
-test_decode_embedded_nul(void **state)
+static void test_decode_embedded_nul(void **state)
 {
 	unsigned char out[8];
 
@@ -155,8 +146,7 @@ test_decode_embedded_nul(void **state)
 }
 
 /* Too-small output buffers fail without writing past outcap. */
-static void
-test_bounds(void **state)
+static void test_bounds(void **state)
 {
 	unsigned char out[8];
 	char enc[8];
@@ -179,8 +169,7 @@ test_bounds(void **state)
 	assert_int_equal(b64std_decode("Zm9vYg==", 8, out, 3), -1);
 }
 
-static void
-std_is(const char *in, const char *want, size_t wantlen)
+static void std_is(const char *in, const char *want, size_t wantlen)
 {
 	unsigned char out[64];
 	ssize_t n = b64std_decode(in, strlen(in), out, sizeof(out));
@@ -189,16 +178,14 @@ std_is(const char *in, const char *want, size_t wantlen)
 	assert_memory_equal(out, want, wantlen);
 }
 
-static void
-std_rejects(const char *in)
+static void std_rejects(const char *in)
 {
 	unsigned char out[64];
 
 	assert_int_equal(b64std_decode(in, strlen(in), out, sizeof(out)), -1);
 }
 
-static void
-test_std_decode(void **state)
+static void test_std_decode(void **state)
 {
 	(void)state;
 	std_is("Zm9vYmFy", "foobar", 6);
@@ -209,7 +196,7 @@ test_std_decode(void **state)
 	std_is("  Zm9v YmE =\n", "fooba", 5);
 	std_is("+/8=", "\xfb\xff", 2);
 	std_is("", "", 0);
-	std_rejects("Zm9vYg=");  /* wrong padding */
+	std_rejects("Zm9vYg="); /* wrong padding */
 	std_rejects("Zm9vY===");
 	std_rejects("Zm9vYmE=="); /* too much padding */
 	std_rejects("Zm9v=");
@@ -220,8 +207,7 @@ test_std_decode(void **state)
 	std_rejects("Zm9v*");
 }
 
-static void
-test_alloc_variants(void **state)
+static void test_alloc_variants(void **state)
 {
 	unsigned char *d;
 	size_t n = 99;
@@ -245,19 +231,18 @@ test_alloc_variants(void **state)
 	assert_null(b64std_decode_alloc("Zm9v!", 5, &n));
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc4648_vectors),
-		cmocka_unit_test(test_alphabet),
-		cmocka_unit_test(test_decode_charset),
-		cmocka_unit_test(test_roundtrip_all_lengths),
-		cmocka_unit_test(test_decode_strictness),
-		cmocka_unit_test(test_decode_embedded_nul),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_std_decode),
-		cmocka_unit_test(test_alloc_variants),
+	        cmocka_unit_test(test_rfc4648_vectors),
+	        cmocka_unit_test(test_alphabet),
+	        cmocka_unit_test(test_decode_charset),
+	        cmocka_unit_test(test_roundtrip_all_lengths),
+	        cmocka_unit_test(test_decode_strictness),
+	        cmocka_unit_test(test_decode_embedded_nul),
+	        cmocka_unit_test(test_bounds),
+	        cmocka_unit_test(test_std_decode),
+	        cmocka_unit_test(test_alloc_variants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,7 @@ struct fake_env {
 
 #define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static const char *
-find_pair(const char *const *pairs, const char *name)
+static const char *find_pair(const char *const *pairs, const char *name)
 {
 	size_t n = strlen(name);
 	const char *found = NULL;
@@ -45,8 +44,7 @@ find_pair(const char *const *pairs, const char *name)
 	return found;
 }
 
-static const char *
-fake_lookup(const char *name, void *ctx)
+static const char *fake_lookup(const char *name, void *ctx)
 {
 	const struct fake_env *f = ctx;
 	const char *v = find_pair(f->extra, name);
@@ -58,24 +56,21 @@ fake_lookup(const char *name, void *ctx)
 	return v;
 }
 
-static int
-load2(struct config *cfg, struct config_errors *errs, const char *const *base,
-      const char *const *extra)
+static int load2(struct config *cfg, struct config_errors *errs, const char *const *base,
+                 const char *const *extra)
 {
 	struct fake_env f = {.extra = extra, .base = base};
 
 	return config_load_with(cfg, fake_lookup, &f, errs);
 }
 
-static int
-load(struct config *cfg, struct config_errors *errs, const char *const *pairs)
+static int load(struct config *cfg, struct config_errors *errs, const char *const *pairs)
 {
 	return load2(cfg, errs, pairs, NULL);
 }
 
 /* Load and insist on success, showing the first error otherwise. */
-static void
-load_ok2(struct config *cfg, const char *const *base, const char *const *extra)
+static void load_ok2(struct config *cfg, const char *const *base, const char *const *extra)
 {
 	struct config_errors errs;
 	int rc = load2(cfg, &errs, base, extra);
@@ -85,8 +80,7 @@ load_ok2(struct config *cfg, const char *const *base, const char *const *extra)
 	config_errors_free(&errs);
 }
 
-static void
-load_ok(struct config *cfg, const char *const *pairs)
+static void load_ok(struct config *cfg, const char *const *pairs)
 {
 	load_ok2(cfg, pairs, NULL);
 }
@@ -95,8 +89,7 @@ load_ok(struct config *cfg, const char *const *pairs)
  * Load and insist on exactly one error line starting with `prefix`;
  * returns a copy of the line (caller frees).
  */
-static char *
-one_error2(const char *const *base, const char *const *extra, const char *prefix)
+static char *one_error2(const char *const *base, const char *const *extra, const char *prefix)
 {
 	struct config cfg;
 	struct config_errors errs;
@@ -105,7 +98,7 @@ one_error2(const char *const *base, const char *const *extra, const char *prefix
 	assert_int_equal(load2(&cfg, &errs, base, extra), -1);
 	if (errs.n != 1)
 		fail_msg("expected 1 error, got %zu (first: %s)", errs.n,
-			 errs.n ? errs.lines[0] : "-");
+		         errs.n ? errs.lines[0] : "-");
 	if (strncmp(errs.lines[0], prefix, strlen(prefix)) != 0)
 		fail_msg("error line \"%s\" does not start with \"%s\"", errs.lines[0], prefix);
 	/* One line per problem, always with an example. */
@@ -117,14 +110,12 @@ one_error2(const char *const *base, const char *const *extra, const char *prefix
 	return line;
 }
 
-static char *
-one_error(const char *const *pairs, const char *prefix)
+static char *one_error(const char *const *pairs, const char *prefix)
 {
 	return one_error2(pairs, NULL, prefix);
 }
 
-static void
-expect_error(const char *const *pairs, const char *prefix)
+static void expect_error(const char *const *pairs, const char *prefix)
 {
 	free(one_error(pairs, prefix));
 }
@@ -133,8 +124,7 @@ expect_error(const char *const *pairs, const char *prefix)
  * The example in an error line "... (example: NAME=VALUE)" must itself be
  * accepted in development.
  */
-static void
-example_is_valid(const char *line)
+static void example_is_valid(const char *line)
 {
 	const char *ex = strstr(line, "(example: ");
 	char pair[512];
@@ -155,8 +145,7 @@ example_is_valid(const char *line)
 
 /* ---- defaults ---- */
 
-static void
-test_defaults(void **state)
+static void test_defaults(void **state)
 {
 	struct config cfg;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -215,8 +204,7 @@ test_defaults(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_empty_value_means_unset(void **state)
+static void test_empty_value_means_unset(void **state)
 {
 	struct config cfg;
 
@@ -238,37 +226,38 @@ struct int_var {
 	int lo, hi, def;
 };
 
-#define IV(n, f, lo, hi, def) {n, offsetof(struct config, f), lo, hi, def}
+#define IV(n, f, lo, hi, def)                                                                      \
+	{                                                                                          \
+		n, offsetof(struct config, f), lo, hi, def                                         \
+	}
 
 static const struct int_var int_vars[] = {
-	IV("PORT", port, 1, 65535, 8000),
-	IV("WORKERS", workers, 1, 1024, -1),
-	IV("DATABASE_POOL_SIZE", database_pool_size, 1, 1000, 10),
-	IV("DATABASE_MAX_OVERFLOW", database_max_overflow, 0, 1000, 5),
-	IV("DATABASE_POOL_TIMEOUT", database_pool_timeout, 1, 3600, 30),
-	IV("ACCESS_TOKEN_EXPIRE_MINUTES", access_token_expire_minutes, 1, 1440, 15),
-	IV("REFRESH_TOKEN_EXPIRE_DAYS", refresh_token_expire_days, 1, 365, 7),
-	IV("SESSION_MAX_LIFETIME_DAYS", session_max_lifetime_days, 1, 3650, 30),
-	IV("REFRESH_TOKEN_REUSE_INTERVAL_SECONDS", refresh_token_reuse_interval_seconds, 0, 300,
-	   10),
-	IV("PASSWORD_BCRYPT_ROUNDS", password_bcrypt_rounds, 4, 31, 12),
-	IV("PASSWORD_MIN_LENGTH", password_min_length, 1, 128, 8),
-	IV("EMAIL_VERIFY_EXPIRE_HOURS", email_verify_expire_hours, 1, 720, 48),
-	IV("PASSWORD_RESET_EXPIRE_MINUTES", password_reset_expire_minutes, 1, 1440, 60),
-	IV("SMTP_PORT", smtp_port, 1, 65535, 587),
-	IV("RATE_LIMIT_LOGIN_PER_MINUTE", rate_limit_login_per_minute, 1, 100000, 10),
-	IV("RATE_LIMIT_IP_PER_MINUTE", rate_limit_ip_per_minute, 1, 1000000, 100),
-	IV("SHUTDOWN_TIMEOUT_SECONDS", shutdown_timeout_seconds, 1, 3600, 20),
+        IV("PORT", port, 1, 65535, 8000),
+        IV("WORKERS", workers, 1, 1024, -1),
+        IV("DATABASE_POOL_SIZE", database_pool_size, 1, 1000, 10),
+        IV("DATABASE_MAX_OVERFLOW", database_max_overflow, 0, 1000, 5),
+        IV("DATABASE_POOL_TIMEOUT", database_pool_timeout, 1, 3600, 30),
+        IV("ACCESS_TOKEN_EXPIRE_MINUTES", access_token_expire_minutes, 1, 1440, 15),
+        IV("REFRESH_TOKEN_EXPIRE_DAYS", refresh_token_expire_days, 1, 365, 7),
+        IV("SESSION_MAX_LIFETIME_DAYS", session_max_lifetime_days, 1, 3650, 30),
+        IV("REFRESH_TOKEN_REUSE_INTERVAL_SECONDS", refresh_token_reuse_interval_seconds, 0, 300,
+           10),
+        IV("PASSWORD_BCRYPT_ROUNDS", password_bcrypt_rounds, 4, 31, 12),
+        IV("PASSWORD_MIN_LENGTH", password_min_length, 1, 128, 8),
+        IV("EMAIL_VERIFY_EXPIRE_HOURS", email_verify_expire_hours, 1, 720, 48),
+        IV("PASSWORD_RESET_EXPIRE_MINUTES", password_reset_expire_minutes, 1, 1440, 60),
+        IV("SMTP_PORT", smtp_port, 1, 65535, 587),
+        IV("RATE_LIMIT_LOGIN_PER_MINUTE", rate_limit_login_per_minute, 1, 100000, 10),
+        IV("RATE_LIMIT_IP_PER_MINUTE", rate_limit_ip_per_minute, 1, 1000000, 100),
+        IV("SHUTDOWN_TIMEOUT_SECONDS", shutdown_timeout_seconds, 1, 3600, 20),
 };
 
-static int
-int_field(const struct config *cfg, const struct int_var *iv)
+static int int_field(const struct config *cfg, const struct int_var *iv)
 {
 	return *(const int *)((const char *)cfg + iv->off);
 }
 
-static void
-test_int_good_values(void **state)
+static void test_int_good_values(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
@@ -296,16 +285,16 @@ test_int_good_values(void **state)
 	}
 }
 
-static void
-test_int_bad_values(void **state)
+static void test_int_bad_values(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
 		const struct int_var *iv = &int_vars[i];
 		char below[24], above[24];
-		const char *bads[] = {"abc",	"12abc", "1.5", " 12", "12 ", "0x10", "1e3",
-				      "99999999999999999999", "-", "+", "--1", "4294967297",
-				      below,	above};
+		const char *bads[] = {"abc", "12abc", "1.5", " 12",
+		                      "12 ", "0x10",  "1e3", "99999999999999999999",
+		                      "-",   "+",     "--1", "4294967297",
+		                      below, above};
 
 		snprintf(below, sizeof(below), "%d", iv->lo - 1);
 		snprintf(above, sizeof(above), "%d", iv->hi + 1);
@@ -313,8 +302,9 @@ test_int_bad_values(void **state)
 			char pair[96], prefix[160], *line;
 
 			snprintf(pair, sizeof(pair), "%s=%s", iv->name, bads[b]);
-			snprintf(prefix, sizeof(prefix), "%s: \"%s\" is not a number between %d and %d (example: %s=",
-				 iv->name, bads[b], iv->lo, iv->hi, iv->name);
+			snprintf(prefix, sizeof(prefix),
+			         "%s: \"%s\" is not a number between %d and %d (example: %s=",
+			         iv->name, bads[b], iv->lo, iv->hi, iv->name);
 			line = one_error(ENV(pair), prefix);
 			example_is_valid(line);
 			free(line);
@@ -322,19 +312,18 @@ test_int_bad_values(void **state)
 	}
 }
 
-static void
-test_port_error_line_exact(void **state)
+static void test_port_error_line_exact(void **state)
 {
 	char *line;
 
 	(void)state;
 	line = one_error(ENV("PORT=abc"), "PORT:");
-	assert_string_equal(line, "PORT: \"abc\" is not a number between 1 and 65535 (example: PORT=8000)");
+	assert_string_equal(
+	        line, "PORT: \"abc\" is not a number between 1 and 65535 (example: PORT=8000)");
 	free(line);
 }
 
-static void
-test_error_value_is_quoted_safely(void **state)
+static void test_error_value_is_quoted_safely(void **state)
 {
 	char *line;
 	char longv[300];
@@ -342,7 +331,7 @@ test_error_value_is_quoted_safely(void **state)
 	(void)state;
 	line = one_error(ENV("PORT=8\n0\"0\\"), "PORT:");
 	assert_string_equal(line, "PORT: \"8\\x0a0\\\"0\\\\\" is not a number between 1 and 65535 "
-				  "(example: PORT=8000)");
+	                          "(example: PORT=8000)");
 	free(line);
 	memset(longv, '9', sizeof(longv) - 1);
 	longv[sizeof(longv) - 1] = '\0';
@@ -357,8 +346,7 @@ test_error_value_is_quoted_safely(void **state)
 	}
 }
 
-static void
-test_workers_default_is_cpu_count(void **state)
+static void test_workers_default_is_cpu_count(void **state)
 {
 	struct config cfg;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -375,13 +363,12 @@ test_workers_default_is_cpu_count(void **state)
 
 /* ---- booleans and enums ---- */
 
-static void
-test_parse_bool(void **state)
+static void test_parse_bool(void **state)
 {
 	static const char *const yes[] = {"true", "True", "TRUE", "1", "yes", "YES", "Yes"};
 	static const char *const no[] = {"false", "False", "FALSE", "0", "no", "NO", "nO"};
-	static const char *const bad[] = {"", "maybe", "2", "on", "off", "y", "n", "truee",
-					  " true", "true ", "t", "-1"};
+	static const char *const bad[] = {"",  "maybe", "2",     "on",    "off", "y",
+	                                  "n", "truee", " true", "true ", "t",   "-1"};
 	bool b;
 
 	(void)state;
@@ -400,8 +387,7 @@ test_parse_bool(void **state)
 	assert_int_equal(config_parse_bool(NULL, &b), -1);
 }
 
-static void
-test_bool_vars(void **state)
+static void test_bool_vars(void **state)
 {
 	struct config cfg;
 	char *line;
@@ -421,25 +407,24 @@ test_bool_vars(void **state)
 	example_is_valid(line);
 	free(line);
 	line = one_error(ENV("REQUIRE_EMAIL_VERIFICATION=on"),
-			 "REQUIRE_EMAIL_VERIFICATION: \"on\" is not a boolean");
+	                 "REQUIRE_EMAIL_VERIFICATION: \"on\" is not a boolean");
 	example_is_valid(line);
 	free(line);
 }
 
-static void
-test_environment_values(void **state)
+static void test_environment_values(void **state)
 {
 	static const struct {
 		const char *v;
 		enum app_env e;
 		bool strict;
 	} ok[] = {{"development", ENV_DEVELOPMENT, false},
-		  {"Development", ENV_DEVELOPMENT, false},
-		  {"test", ENV_TEST, false},
-		  {"TEST", ENV_TEST, false},
-		  {"staging", ENV_STAGING, true},
-		  {"production", ENV_PRODUCTION, true},
-		  {"PRODUCTION", ENV_PRODUCTION, true}};
+	          {"Development", ENV_DEVELOPMENT, false},
+	          {"test", ENV_TEST, false},
+	          {"TEST", ENV_TEST, false},
+	          {"staging", ENV_STAGING, true},
+	          {"production", ENV_PRODUCTION, true},
+	          {"PRODUCTION", ENV_PRODUCTION, true}};
 	char *line;
 
 	(void)state;
@@ -460,20 +445,22 @@ test_environment_values(void **state)
 	assert_string_equal(config_env_name(ENV_PRODUCTION), "production");
 
 	line = one_error(ENV("ENVIRONMENT=prod"),
-			 "ENVIRONMENT: \"prod\" is not one of development, test, staging, "
-			 "production (example: ENVIRONMENT=");
+	                 "ENVIRONMENT: \"prod\" is not one of development, test, staging, "
+	                 "production (example: ENVIRONMENT=");
 	free(line);
 	expect_error(ENV("ENVIRONMENT=dev"), "ENVIRONMENT: \"dev\"");
 }
 
-static void
-test_log_level_and_format(void **state)
+static void test_log_level_and_format(void **state)
 {
 	static const struct {
 		const char *v;
 		enum log_level l;
-	} lv[] = {{"DEBUG", LOG_DEBUG},	    {"info", LOG_INFO},	    {"Warning", LOG_WARNING},
-		  {"ERROR", LOG_ERROR},	    {"critical", LOG_CRITICAL}};
+	} lv[] = {{"DEBUG", LOG_DEBUG},
+	          {"info", LOG_INFO},
+	          {"Warning", LOG_WARNING},
+	          {"ERROR", LOG_ERROR},
+	          {"critical", LOG_CRITICAL}};
 	struct config cfg;
 	char *line;
 
@@ -493,30 +480,30 @@ test_log_level_and_format(void **state)
 	assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
 	config_free(&cfg);
 
-	line = one_error(ENV("LOG_LEVEL=verbose"),
-			 "LOG_LEVEL: \"verbose\" is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL "
-			 "(example: LOG_LEVEL=");
+	line = one_error(
+	        ENV("LOG_LEVEL=verbose"),
+	        "LOG_LEVEL: \"verbose\" is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL "
+	        "(example: LOG_LEVEL=");
 	example_is_valid(line);
 	free(line);
 	line = one_error(ENV("LOG_FORMAT=xml"),
-			 "LOG_FORMAT: \"xml\" is not one of text, json (example: LOG_FORMAT=");
+	                 "LOG_FORMAT: \"xml\" is not one of text, json (example: LOG_FORMAT=");
 	example_is_valid(line);
 	free(line);
 }
 
 /* ---- strings ---- */
 
-static void
-test_plain_strings(void **state)
+static void test_plain_strings(void **state)
 {
 	struct config cfg;
 
 	(void)state;
 	load_ok(&cfg, ENV("APP_NAME=My Auth", "APP_VERSION=2.3.4", "RSA_PUBLIC_KEY_ID=key-2025",
-			  "JWT_AUDIENCE=https://api.example.com", "SMTP_USER=mailer",
-			  "SMTP_CA_FILE=/etc/ssl/ca.pem", "EMAIL_TEMPLATES_DIR=/srv/tpl",
-			  "RSA_PRIVATE_KEY_PATH=/run/secrets/key.pem",
-			  "JWT_ISSUER=https://auth.example.com"));
+	                  "JWT_AUDIENCE=https://api.example.com", "SMTP_USER=mailer",
+	                  "SMTP_CA_FILE=/etc/ssl/ca.pem", "EMAIL_TEMPLATES_DIR=/srv/tpl",
+	                  "RSA_PRIVATE_KEY_PATH=/run/secrets/key.pem",
+	                  "JWT_ISSUER=https://auth.example.com"));
 	assert_string_equal(cfg.app_name, "My Auth");
 	assert_string_equal(cfg.app_version, "2.3.4");
 	assert_string_equal(cfg.rsa_public_key_id, "key-2025");
@@ -529,28 +516,39 @@ test_plain_strings(void **state)
 	config_free(&cfg);
 
 	/* Control characters would break log lines and mail headers. */
-	static const char *const names[] = {"APP_NAME",	   "APP_VERSION",  "RSA_PUBLIC_KEY_ID",
-					    "JWT_AUDIENCE", "JWT_ISSUER",   "SMTP_USER",
-					    "SMTP_FROM",    "SMTP_CA_FILE", "EMAIL_TEMPLATES_DIR",
-					    "RSA_PRIVATE_KEY_PATH"};
+	static const char *const names[] = {"APP_NAME",
+	                                    "APP_VERSION",
+	                                    "RSA_PUBLIC_KEY_ID",
+	                                    "JWT_AUDIENCE",
+	                                    "JWT_ISSUER",
+	                                    "SMTP_USER",
+	                                    "SMTP_FROM",
+	                                    "SMTP_CA_FILE",
+	                                    "EMAIL_TEMPLATES_DIR",
+	                                    "RSA_PRIVATE_KEY_PATH"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char pair[96], prefix[96], *line;
 
 		snprintf(pair, sizeof(pair), "%s=a\r\nBcc: x", names[i]);
-		snprintf(prefix, sizeof(prefix), "%s: \"a\\x0d\\x0aBcc: x\" contains control", names[i]);
+		snprintf(prefix, sizeof(prefix), "%s: \"a\\x0d\\x0aBcc: x\" contains control",
+		         names[i]);
 		line = one_error(ENV(pair), prefix);
 		example_is_valid(line);
 		free(line);
 	}
 }
 
-static void
-test_host(void **state)
+static void test_host(void **state)
 {
-	static const char *const good[] = {"0.0.0.0", "127.0.0.1", "::", "::1", "localhost",
-					   "auth.internal", "my_host-1.example.com"};
-	static const char *const bad[] = {"a b", "host:80", "[::1]", "-lead", ".dot", "ho$t",
-					  "http://x"};
+	static const char *const good[] = {"0.0.0.0",
+	                                   "127.0.0.1",
+	                                   "::",
+	                                   "::1",
+	                                   "localhost",
+	                                   "auth.internal",
+	                                   "my_host-1.example.com"};
+	static const char *const bad[] = {"a b",  "host:80", "[::1]",   "-lead",
+	                                  ".dot", "ho$t",    "http://x"};
 	struct config cfg;
 
 	(void)state;
@@ -567,7 +565,7 @@ test_host(void **state)
 
 		snprintf(pair, sizeof(pair), "HOST=%s", bad[i]);
 		snprintf(prefix, sizeof(prefix), "HOST: \"%s\" is not an IP address or host name",
-			 bad[i]);
+		         bad[i]);
 		line = one_error(ENV(pair), prefix);
 		example_is_valid(line);
 		free(line);
@@ -575,8 +573,7 @@ test_host(void **state)
 	expect_error(ENV("SMTP_HOST=smtp example"), "SMTP_HOST: \"smtp example\" is not an IP");
 }
 
-static void
-test_derived_defaults(void **state)
+static void test_derived_defaults(void **state)
 {
 	struct config cfg;
 
@@ -599,21 +596,20 @@ test_derived_defaults(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_frontend_url(void **state)
+static void test_frontend_url(void **state)
 {
 	static const struct {
 		const char *in, *out;
 	} good[] = {{"http://localhost:3000", "http://localhost:3000"},
-		    {"https://app.example.com", "https://app.example.com"},
-		    {"https://app.example.com/", "https://app.example.com"},
-		    {"HTTPS://app.example.com//", "HTTPS://app.example.com"},
-		    {"https://example.com/app/", "https://example.com/app"},
-		    {"http://[::1]:8080", "http://[::1]:8080"}};
-	static const char *const bad[] = {"ftp://example.com", "localhost:3000", "app.example.com",
-					  "https://", "https://:80", "https://x:0",
-					  "https://x:99999", "https://x?next=1", "https://x/#frag",
-					  "https://x/a b", "javascript:alert(1)", "https://[zz]"};
+	            {"https://app.example.com", "https://app.example.com"},
+	            {"https://app.example.com/", "https://app.example.com"},
+	            {"HTTPS://app.example.com//", "HTTPS://app.example.com"},
+	            {"https://example.com/app/", "https://example.com/app"},
+	            {"http://[::1]:8080", "http://[::1]:8080"}};
+	static const char *const bad[] = {
+	        "ftp://example.com", "localhost:3000", "app.example.com",     "https://",
+	        "https://:80",       "https://x:0",    "https://x:99999",     "https://x?next=1",
+	        "https://x/#frag",   "https://x/a b",  "javascript:alert(1)", "https://[zz]"};
 	struct config cfg;
 
 	(void)state;
@@ -638,8 +634,7 @@ test_frontend_url(void **state)
 
 /* ---- URLs ---- */
 
-static void
-test_database_url(void **state)
+static void test_database_url(void **state)
 {
 	struct config cfg;
 	char *line;
@@ -663,7 +658,7 @@ test_database_url(void **state)
 	config_free(&cfg);
 
 	line = one_error(ENV("DATABASE_URL=mysql://root:hunter2@h/db"),
-			 "DATABASE_URL: the URL has an unsupported scheme");
+	                 "DATABASE_URL: the URL has an unsupported scheme");
 	assert_null(strstr(line, "hunter2"));
 	example_is_valid(line);
 	free(line);
@@ -675,8 +670,7 @@ test_database_url(void **state)
 	expect_error(ENV("DATABASE_URL=garbage"), "DATABASE_URL: the URL is not of the form");
 }
 
-static void
-test_redis_url(void **state)
+static void test_redis_url(void **state)
 {
 	struct config cfg;
 	char *line;
@@ -691,7 +685,8 @@ test_redis_url(void **state)
 	assert_string_equal(cfg.redis.redacted, "redis://:***@cache:6380/2");
 	config_free(&cfg);
 
-	line = one_error(ENV("REDIS_URL=rediss://:topsecret@cache:6380/0"), "REDIS_URL: the URL uses rediss://");
+	line = one_error(ENV("REDIS_URL=rediss://:topsecret@cache:6380/0"),
+	                 "REDIS_URL: the URL uses rediss://");
 	assert_non_null(strstr(line, "TLS"));
 	assert_null(strstr(line, "topsecret"));
 	example_is_valid(line);
@@ -703,8 +698,7 @@ test_redis_url(void **state)
 
 /* ---- secrets ---- */
 
-static void
-test_secret_key_bytes_and_length(void **state)
+static void test_secret_key_bytes_and_length(void **state)
 {
 	struct config cfg;
 
@@ -721,8 +715,7 @@ test_secret_key_bytes_and_length(void **state)
 
 /* ---- lists ---- */
 
-static void
-test_previous_public_keys(void **state)
+static void test_previous_public_keys(void **state)
 {
 	struct config cfg;
 
@@ -737,19 +730,19 @@ test_previous_public_keys(void **state)
 	assert_string_equal(cfg.rsa_previous_public_keys[0], "one.pem");
 	config_free(&cfg);
 	expect_error(ENV("RSA_PREVIOUS_PUBLIC_KEYS=a.pem,b\x01.pem"),
-		     "RSA_PREVIOUS_PUBLIC_KEYS: \"b\\x01.pem\" contains control characters");
+	             "RSA_PREVIOUS_PUBLIC_KEYS: \"b\\x01.pem\" contains control characters");
 }
 
-static void
-test_cors_origins(void **state)
+static void test_cors_origins(void **state)
 {
 	struct config cfg;
 	struct config_errors errs;
 
 	(void)state;
-	load_ok(&cfg, ENV("CORS_ORIGINS=http://localhost:3000, https://App.Example.com ,"
-			  "https://a.example.com:443,http://b.example.com:80,https://c.example.com:8443,"
-			  "http://[::1]:3000"));
+	load_ok(&cfg,
+	        ENV("CORS_ORIGINS=http://localhost:3000, https://App.Example.com ,"
+	            "https://a.example.com:443,http://b.example.com:80,https://c.example.com:8443,"
+	            "http://[::1]:3000"));
 	assert_int_equal(cfg.n_cors_origins, 6);
 	assert_false(cfg.cors_any);
 	assert_string_equal(cfg.cors_origins[0], "http://localhost:3000");
@@ -765,17 +758,22 @@ test_cors_origins(void **state)
 	assert_int_equal(cfg.n_cors_origins, 0);
 	config_free(&cfg);
 	load_ok(&cfg, ENV("CORS_ORIGINS=*,https://x.example.com", "ENVIRONMENT=staging",
-			  "RSA_PRIVATE_KEY_CONTENT=eA=="));
+	                  "RSA_PRIVATE_KEY_CONTENT=eA=="));
 	assert_true(cfg.cors_any);
 	assert_int_equal(cfg.n_cors_origins, 1);
 	config_free(&cfg);
 
-	static const char *const bad[] = {"https://a.example.com/", "https://a.example.com/path",
-					  "ftp://a.example.com",    "a.example.com",
-					  "null",		    "https://",
-					  "https://a.example.com:0", "https://a.example.com:65536",
-					  "https://a.example.com?x", "https://a b.com",
-					  "**"};
+	static const char *const bad[] = {"https://a.example.com/",
+	                                  "https://a.example.com/path",
+	                                  "ftp://a.example.com",
+	                                  "a.example.com",
+	                                  "null",
+	                                  "https://",
+	                                  "https://a.example.com:0",
+	                                  "https://a.example.com:65536",
+	                                  "https://a.example.com?x",
+	                                  "https://a b.com",
+	                                  "**"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char pair[96], prefix[128], *line;
 
@@ -794,8 +792,7 @@ test_cors_origins(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_trusted_proxies(void **state)
+static void test_trusted_proxies(void **state)
 {
 	struct config cfg;
 	static const unsigned char v4net[4] = {10, 0, 0, 0};
@@ -806,7 +803,7 @@ test_trusted_proxies(void **state)
 
 	(void)state;
 	load_ok(&cfg, ENV("TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7 ,::1,2001:db8::/32,"
-			  "172.16.99.1/12,0.0.0.0/0"));
+	                  "172.16.99.1/12,0.0.0.0/0"));
 	assert_int_equal(cfg.n_trusted_proxies, 6);
 	assert_int_equal(cfg.trusted_proxies[0].family, AF_INET);
 	assert_int_equal(cfg.trusted_proxies[0].prefix, 8);
@@ -826,15 +823,15 @@ test_trusted_proxies(void **state)
 	assert_int_equal(cfg.trusted_proxies[5].prefix, 0);
 	config_free(&cfg);
 
-	static const char *const bad[] = {"10.0.0.0/33", "::1/129", "abc",	 "10.0.0.0/",
-					  "10.0.0.0/8x", "1.2.3.4/-1", "10.0.0/8", "/8",
-					  "10.0.0.0/ 8", "1.2.3.4.5"};
+	static const char *const bad[] = {"10.0.0.0/33", "::1/129",    "abc",      "10.0.0.0/",
+	                                  "10.0.0.0/8x", "1.2.3.4/-1", "10.0.0/8", "/8",
+	                                  "10.0.0.0/ 8", "1.2.3.4.5"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char pair[96], prefix[128], *line;
 
 		snprintf(pair, sizeof(pair), "TRUSTED_PROXIES=127.0.0.1,%s", bad[i]);
 		snprintf(prefix, sizeof(prefix),
-			 "TRUSTED_PROXIES: \"%s\" is not an IP address or CIDR", bad[i]);
+		         "TRUSTED_PROXIES: \"%s\" is not an IP address or CIDR", bad[i]);
 		line = one_error(ENV(pair), prefix);
 		example_is_valid(line);
 		free(line);
@@ -843,16 +840,16 @@ test_trusted_proxies(void **state)
 
 /* ---- collecting errors ---- */
 
-static void
-test_all_problems_collected_in_table_order(void **state)
+static void test_all_problems_collected_in_table_order(void **state)
 {
 	struct config cfg;
 	struct config_errors errs;
 
 	(void)state;
-	assert_int_equal(load(&cfg, &errs, ENV("SHUTDOWN_TIMEOUT_SECONDS=0", "PORT=abc",
-					      "LOG_LEVEL=verbose", "WORKERS=0", "DEBUG=perhaps")),
-			 -1);
+	assert_int_equal(load(&cfg, &errs,
+	                      ENV("SHUTDOWN_TIMEOUT_SECONDS=0", "PORT=abc", "LOG_LEVEL=verbose",
+	                          "WORKERS=0", "DEBUG=perhaps")),
+	                 -1);
 	assert_int_equal(errs.n, 5);
 	assert_true(strncmp(errs.lines[0], "DEBUG: ", 7) == 0);
 	assert_true(strncmp(errs.lines[1], "PORT: ", 6) == 0);
@@ -866,8 +863,8 @@ test_all_problems_collected_in_table_order(void **state)
 
 	/* errs may be NULL: the result alone tells failure. */
 	assert_int_equal(config_load_with(&cfg, fake_lookup,
-					  &(struct fake_env){.base = ENV("PORT=x")}, NULL),
-			 -1);
+	                                  &(struct fake_env){.base = ENV("PORT=x")}, NULL),
+	                 -1);
 	config_free(&cfg);
 	/* A NULL look-up means "nothing set". */
 	assert_int_equal(config_load_with(&cfg, NULL, NULL, NULL), 0);
@@ -879,18 +876,17 @@ test_all_problems_collected_in_table_order(void **state)
 
 /* A production configuration that passes every refusal. */
 static const char *const prod_env[] = {
-	"ENVIRONMENT=production",
-	"SECRET_KEY=" SECRET32,
-	"RSA_PRIVATE_KEY_CONTENT=LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==",
-	"CORS_ORIGINS=https://app.example.com",
-	"SMTP_HOST=smtp.example.com",
-	"SMTP_PORT=587",
-	"SMTP_PASSWORD=smtp-secret-value",
-	NULL,
+        "ENVIRONMENT=production",
+        "SECRET_KEY=" SECRET32,
+        "RSA_PRIVATE_KEY_CONTENT=LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==",
+        "CORS_ORIGINS=https://app.example.com",
+        "SMTP_HOST=smtp.example.com",
+        "SMTP_PORT=587",
+        "SMTP_PASSWORD=smtp-secret-value",
+        NULL,
 };
 
-static void
-test_production_accepts_safe_config(void **state)
+static void test_production_accepts_safe_config(void **state)
 {
 	struct config cfg;
 
@@ -906,8 +902,7 @@ test_production_accepts_safe_config(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_production_refusals(void **state)
+static void test_production_refusals(void **state)
 {
 	char *line;
 
@@ -916,59 +911,66 @@ test_production_refusals(void **state)
 	example_is_valid(line);
 	free(line);
 
-	line = one_error2(prod_env, ENV("SECRET_KEY="), "SECRET_KEY: missing; production requires at least 32 bytes");
+	line = one_error2(prod_env, ENV("SECRET_KEY="),
+	                  "SECRET_KEY: missing; production requires at least 32 bytes");
 	free(line);
 	line = one_error2(prod_env, ENV("SECRET_KEY=this-is-a-secret-of-31-bytes-xx"),
-			  "SECRET_KEY: is 31 bytes long; production requires at least 32");
+	                  "SECRET_KEY: is 31 bytes long; production requires at least 32");
 	assert_null(strstr(line, "this-is-a-secret"));
 	free(line);
 
-	line = one_error2(prod_env, ENV("RSA_PRIVATE_KEY_CONTENT=", "RSA_PRIVATE_KEY_PATH=/nonexistent/key.pem"),
-			  "RSA_PRIVATE_KEY_PATH: no signing key");
+	line = one_error2(
+	        prod_env,
+	        ENV("RSA_PRIVATE_KEY_CONTENT=", "RSA_PRIVATE_KEY_PATH=/nonexistent/key.pem"),
+	        "RSA_PRIVATE_KEY_PATH: no signing key");
 	assert_non_null(strstr(line, "\"/nonexistent/key.pem\""));
 	assert_non_null(strstr(line, "production refuses a generated development key"));
 	free(line);
 	/* The default path does not exist in the test's directory either. */
 	expect_error(ENV("ENVIRONMENT=production", "SECRET_KEY=" SECRET32),
-		     "RSA_PRIVATE_KEY_PATH: no signing key");
+	             "RSA_PRIVATE_KEY_PATH: no signing key");
 	/* A directory is not a key file. */
 	line = one_error2(prod_env, ENV("RSA_PRIVATE_KEY_CONTENT=", "RSA_PRIVATE_KEY_PATH=/tmp"),
-			  "RSA_PRIVATE_KEY_PATH: no signing key");
+	                  "RSA_PRIVATE_KEY_PATH: no signing key");
 	free(line);
 
-	line = one_error2(prod_env, ENV("CORS_ORIGINS=*"), "CORS_ORIGINS: \"*\" is refused in production");
+	line = one_error2(prod_env, ENV("CORS_ORIGINS=*"),
+	                  "CORS_ORIGINS: \"*\" is refused in production");
 	example_is_valid(line);
 	free(line);
 	free(one_error2(prod_env, ENV("CORS_ORIGINS=https://a.example.com,*"),
-			"CORS_ORIGINS: \"*\" is refused in production"));
+	                "CORS_ORIGINS: \"*\" is refused in production"));
 
 	line = one_error2(prod_env, ENV("SMTP_PORT=25"),
-			  "SMTP_PORT: 25 sends mail without TLS, refused in production");
+	                  "SMTP_PORT: 25 sends mail without TLS, refused in production");
 	example_is_valid(line);
 	free(line);
 	free(one_error2(prod_env, ENV("SMTP_PORT=2525"), "SMTP_PORT: 2525 sends mail without TLS"));
 
 	line = one_error2(prod_env, ENV("PASSWORD_BCRYPT_ROUNDS=9"),
-			  "PASSWORD_BCRYPT_ROUNDS: 9 is below the production minimum of 10");
+	                  "PASSWORD_BCRYPT_ROUNDS: 9 is below the production minimum of 10");
 	example_is_valid(line);
 	free(line);
 }
 
-static void
-test_production_reports_every_refusal(void **state)
+static void test_production_reports_every_refusal(void **state)
 {
 	struct config cfg;
 	struct config_errors errs;
-	const char *const expect[] = {"DEBUG: ", "SECRET_KEY: ", "RSA_PRIVATE_KEY_PATH: ",
-				      "PASSWORD_BCRYPT_ROUNDS: ", "SMTP_PORT: ", "CORS_ORIGINS: "};
+	const char *const expect[] = {"DEBUG: ",
+	                              "SECRET_KEY: ",
+	                              "RSA_PRIVATE_KEY_PATH: ",
+	                              "PASSWORD_BCRYPT_ROUNDS: ",
+	                              "SMTP_PORT: ",
+	                              "CORS_ORIGINS: "};
 
 	(void)state;
 	assert_int_equal(load(&cfg, &errs,
-			      ENV("ENVIRONMENT=production", "DEBUG=yes", "SECRET_KEY=tooshort",
-				  "RSA_PRIVATE_KEY_PATH=/nonexistent.pem", "CORS_ORIGINS=*",
-				  "SMTP_HOST=mail.example.com", "SMTP_PORT=25",
-				  "PASSWORD_BCRYPT_ROUNDS=4", "SMTP_PASSWORD=hunter2hunter2")),
-			 -1);
+	                      ENV("ENVIRONMENT=production", "DEBUG=yes", "SECRET_KEY=tooshort",
+	                          "RSA_PRIVATE_KEY_PATH=/nonexistent.pem", "CORS_ORIGINS=*",
+	                          "SMTP_HOST=mail.example.com", "SMTP_PORT=25",
+	                          "PASSWORD_BCRYPT_ROUNDS=4", "SMTP_PASSWORD=hunter2hunter2")),
+	                 -1);
 	assert_int_equal(errs.n, 6);
 	for (size_t i = 0; i < 6; i++) {
 		bool found = false;
@@ -984,15 +986,15 @@ test_production_reports_every_refusal(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_invalid_values_are_not_reported_twice(void **state)
+static void test_invalid_values_are_not_reported_twice(void **state)
 {
 	struct config cfg;
 	struct config_errors errs;
 
 	(void)state;
 	/* A bad SMTP_PORT or rounds value is one problem, not also a policy one. */
-	assert_int_equal(load2(&cfg, &errs, prod_env, ENV("SMTP_PORT=x", "PASSWORD_BCRYPT_ROUNDS=2")), -1);
+	assert_int_equal(
+	        load2(&cfg, &errs, prod_env, ENV("SMTP_PORT=x", "PASSWORD_BCRYPT_ROUNDS=2")), -1);
 	assert_int_equal(errs.n, 2);
 	assert_non_null(strstr(errs.lines[0], "is not a number"));
 	assert_non_null(strstr(errs.lines[1], "is not a number"));
@@ -1000,8 +1002,7 @@ test_invalid_values_are_not_reported_twice(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_key_file_satisfies_production(void **state)
+static void test_key_file_satisfies_production(void **state)
 {
 	char path[] = "/tmp/test_config_key_XXXXXX";
 	int fd = mkstemp(path);
@@ -1019,37 +1020,36 @@ test_key_file_satisfies_production(void **state)
 	unlink(path);
 }
 
-static void
-test_staging_needs_key_only(void **state)
+static void test_staging_needs_key_only(void **state)
 {
 	struct config cfg;
 	char *line;
 
 	(void)state;
 	line = one_error(ENV("ENVIRONMENT=staging", "RSA_PRIVATE_KEY_PATH=/nonexistent.pem"),
-			 "RSA_PRIVATE_KEY_PATH: no signing key");
+	                 "RSA_PRIVATE_KEY_PATH: no signing key");
 	assert_non_null(strstr(line, "staging refuses a generated development key"));
 	free(line);
 	/* The other refusals are production-only. */
 	load_ok(&cfg, ENV("ENVIRONMENT=staging", "RSA_PRIVATE_KEY_CONTENT=eA==", "DEBUG=true",
-			  "CORS_ORIGINS=*", "SMTP_HOST=mail", "SMTP_PORT=25",
-			  "PASSWORD_BCRYPT_ROUNDS=4", "SECRET_KEY=short"));
+	                  "CORS_ORIGINS=*", "SMTP_HOST=mail", "SMTP_PORT=25",
+	                  "PASSWORD_BCRYPT_ROUNDS=4", "SECRET_KEY=short"));
 	assert_true(cfg.debug);
 	assert_true(cfg.cors_any);
 	config_free(&cfg);
 	/* development and test accept all of it, with no key at all. */
 	load_ok(&cfg, ENV("ENVIRONMENT=development", "DEBUG=true", "CORS_ORIGINS=*",
-			  "SMTP_HOST=mail", "SMTP_PORT=25", "PASSWORD_BCRYPT_ROUNDS=4",
-			  "RSA_PRIVATE_KEY_PATH=/nonexistent.pem"));
+	                  "SMTP_HOST=mail", "SMTP_PORT=25", "PASSWORD_BCRYPT_ROUNDS=4",
+	                  "RSA_PRIVATE_KEY_PATH=/nonexistent.pem"));
 	config_free(&cfg);
-	load_ok(&cfg, ENV("ENVIRONMENT=test", "CORS_ORIGINS=*", "RSA_PRIVATE_KEY_PATH=/nonexistent.pem"));
+	load_ok(&cfg,
+	        ENV("ENVIRONMENT=test", "CORS_ORIGINS=*", "RSA_PRIVATE_KEY_PATH=/nonexistent.pem"));
 	config_free(&cfg);
 }
 
 /* ---- printing ---- */
 
-static char *
-print_to_string(const struct config *cfg)
+static char *print_to_string(const struct config *cfg)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -1061,65 +1061,65 @@ print_to_string(const struct config *cfg)
 	return buf;
 }
 
-static void
-test_print_full_and_redacted(void **state)
+static void test_print_full_and_redacted(void **state)
 {
 	struct config cfg;
 	char *out;
 	static const char expect[] =
-		"APP_NAME=Auth Service\n"
-		"APP_VERSION=1.0.0\n"
-		"DEBUG=false\n"
-		"ENVIRONMENT=development\n"
-		"HOST=0.0.0.0\n"
-		"PORT=8000\n"
-		"WORKERS=4\n"
-		"LOG_LEVEL=INFO\n"
-		"LOG_FORMAT=json\n"
-		"DATABASE_URL=postgresql://user:***@db:5432/auth?sslmode=require&password=***\n"
-		"DATABASE_POOL_SIZE=10\n"
-		"DATABASE_MAX_OVERFLOW=5\n"
-		"DATABASE_POOL_TIMEOUT=30\n"
-		"REDIS_URL=redis://:***@cache:6379/1\n"
-		"SECRET_KEY=***\n"
-		"RSA_PRIVATE_KEY_PATH=./keys/private.pem\n"
-		"RSA_PRIVATE_KEY_CONTENT=***\n"
-		"RSA_PUBLIC_KEY_ID=(unset)\n"
-		"RSA_PREVIOUS_PUBLIC_KEYS=old1.pem,old2.pem\n"
-		"JWT_ISSUER=http://localhost:8000\n"
-		"JWT_AUDIENCE=(unset)\n"
-		"ACCESS_TOKEN_EXPIRE_MINUTES=15\n"
-		"REFRESH_TOKEN_EXPIRE_DAYS=7\n"
-		"SESSION_MAX_LIFETIME_DAYS=30\n"
-		"REFRESH_TOKEN_REUSE_INTERVAL_SECONDS=10\n"
-		"PASSWORD_BCRYPT_ROUNDS=12\n"
-		"PASSWORD_MIN_LENGTH=8\n"
-		"EMAIL_VERIFY_EXPIRE_HOURS=48\n"
-		"PASSWORD_RESET_EXPIRE_MINUTES=60\n"
-		"REQUIRE_EMAIL_VERIFICATION=true\n"
-		"FRONTEND_URL=http://localhost:3000\n"
-		"SMTP_HOST=smtp.example.com\n"
-		"SMTP_PORT=587\n"
-		"SMTP_USER=mailer\n"
-		"SMTP_PASSWORD=***\n"
-		"SMTP_FROM=mailer\n"
-		"SMTP_CA_FILE=(unset)\n"
-		"EMAIL_TEMPLATES_DIR=(unset)\n"
-		"CORS_ORIGINS=*,https://app.example.com\n"
-		"TRUSTED_PROXIES=10.0.0.0/8,::1/128\n"
-		"RATE_LIMIT_LOGIN_PER_MINUTE=10\n"
-		"RATE_LIMIT_IP_PER_MINUTE=100\n"
-		"SHUTDOWN_TIMEOUT_SECONDS=20\n";
+	        "APP_NAME=Auth Service\n"
+	        "APP_VERSION=1.0.0\n"
+	        "DEBUG=false\n"
+	        "ENVIRONMENT=development\n"
+	        "HOST=0.0.0.0\n"
+	        "PORT=8000\n"
+	        "WORKERS=4\n"
+	        "LOG_LEVEL=INFO\n"
+	        "LOG_FORMAT=json\n"
+	        "DATABASE_URL=postgresql://user:***@db:5432/auth?sslmode=require&password=***\n"
+	        "DATABASE_POOL_SIZE=10\n"
+	        "DATABASE_MAX_OVERFLOW=5\n"
+	        "DATABASE_POOL_TIMEOUT=30\n"
+	        "REDIS_URL=redis://:***@cache:6379/1\n"
+	        "SECRET_KEY=***\n"
+	        "RSA_PRIVATE_KEY_PATH=./keys/private.pem\n"
+	        "RSA_PRIVATE_KEY_CONTENT=***\n"
+	        "RSA_PUBLIC_KEY_ID=(unset)\n"
+	        "RSA_PREVIOUS_PUBLIC_KEYS=old1.pem,old2.pem\n"
+	        "JWT_ISSUER=http://localhost:8000\n"
+	        "JWT_AUDIENCE=(unset)\n"
+	        "ACCESS_TOKEN_EXPIRE_MINUTES=15\n"
+	        "REFRESH_TOKEN_EXPIRE_DAYS=7\n"
+	        "SESSION_MAX_LIFETIME_DAYS=30\n"
+	        "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS=10\n"
+	        "PASSWORD_BCRYPT_ROUNDS=12\n"
+	        "PASSWORD_MIN_LENGTH=8\n"
+	        "EMAIL_VERIFY_EXPIRE_HOURS=48\n"
+	        "PASSWORD_RESET_EXPIRE_MINUTES=60\n"
+	        "REQUIRE_EMAIL_VERIFICATION=true\n"
+	        "FRONTEND_URL=http://localhost:3000\n"
+	        "SMTP_HOST=smtp.example.com\n"
+	        "SMTP_PORT=587\n"
+	        "SMTP_USER=mailer\n"
+	        "SMTP_PASSWORD=***\n"
+	        "SMTP_FROM=mailer\n"
+	        "SMTP_CA_FILE=(unset)\n"
+	        "EMAIL_TEMPLATES_DIR=(unset)\n"
+	        "CORS_ORIGINS=*,https://app.example.com\n"
+	        "TRUSTED_PROXIES=10.0.0.0/8,::1/128\n"
+	        "RATE_LIMIT_LOGIN_PER_MINUTE=10\n"
+	        "RATE_LIMIT_IP_PER_MINUTE=100\n"
+	        "SHUTDOWN_TIMEOUT_SECONDS=20\n";
 
 	(void)state;
-	load_ok(&cfg, ENV("APP_VERSION=1.0.0", "WORKERS=4", "LOG_FORMAT=json",
-			  "DATABASE_URL=postgresql://user:dbpass1@db:5432/auth?sslmode=require&password=qpass2",
-			  "REDIS_URL=redis://:redispass3@cache:6379/1", "SECRET_KEY=" SECRET32,
-			  "RSA_PRIVATE_KEY_CONTENT=cGVtLWNvbnRlbnQ=",
-			  "RSA_PREVIOUS_PUBLIC_KEYS=old1.pem,old2.pem",
-			  "REQUIRE_EMAIL_VERIFICATION=1", "SMTP_HOST=smtp.example.com",
-			  "SMTP_USER=mailer", "SMTP_PASSWORD=smtppass4",
-			  "CORS_ORIGINS=*,https://app.example.com", "TRUSTED_PROXIES=10.0.0.0/8,::1"));
+	load_ok(&cfg,
+	        ENV("APP_VERSION=1.0.0", "WORKERS=4", "LOG_FORMAT=json",
+	            "DATABASE_URL=postgresql://user:dbpass1@db:5432/"
+	            "auth?sslmode=require&password=qpass2",
+	            "REDIS_URL=redis://:redispass3@cache:6379/1", "SECRET_KEY=" SECRET32,
+	            "RSA_PRIVATE_KEY_CONTENT=cGVtLWNvbnRlbnQ=",
+	            "RSA_PREVIOUS_PUBLIC_KEYS=old1.pem,old2.pem", "REQUIRE_EMAIL_VERIFICATION=1",
+	            "SMTP_HOST=smtp.example.com", "SMTP_USER=mailer", "SMTP_PASSWORD=smtppass4",
+	            "CORS_ORIGINS=*,https://app.example.com", "TRUSTED_PROXIES=10.0.0.0/8,::1"));
 	out = print_to_string(&cfg);
 	assert_string_equal(out, expect);
 	assert_null(strstr(out, "dbpass1"));
@@ -1132,8 +1132,7 @@ test_print_full_and_redacted(void **state)
 	config_free(&cfg);
 }
 
-static void
-test_print_defaults_unset(void **state)
+static void test_print_defaults_unset(void **state)
 {
 	struct config cfg;
 	char *out;
@@ -1162,8 +1161,7 @@ test_print_defaults_unset(void **state)
 
 /* ---- freeing ---- */
 
-static void
-test_free_is_safe(void **state)
+static void test_free_is_safe(void **state)
 {
 	struct config cfg;
 	struct config_errors errs = {0};
@@ -1177,9 +1175,10 @@ test_free_is_safe(void **state)
 	config_errors_free(NULL);
 
 	/* A failed load leaves a partially filled struct that frees cleanly. */
-	assert_int_equal(load(&cfg, &errs, ENV("DATABASE_URL=mysql://x", "REDIS_URL=rediss://h",
-					      "CORS_ORIGINS=https://a.example.com,bad", "PORT=0")),
-			 -1);
+	assert_int_equal(load(&cfg, &errs,
+	                      ENV("DATABASE_URL=mysql://x", "REDIS_URL=rediss://h",
+	                          "CORS_ORIGINS=https://a.example.com,bad", "PORT=0")),
+	                 -1);
 	assert_int_equal(errs.n, 4);
 	config_errors_free(&errs);
 	config_free(&cfg);
@@ -1195,8 +1194,7 @@ test_free_is_safe(void **state)
  * is meson's working directory for tests; when run by hand from elsewhere,
  * the build directory is found from the executable (BUILD/tests/unit/x).
  */
-static char *
-fixture_path(const char *name)
+static char *fixture_path(const char *name)
 {
 	char dir[1024], exe[1024], *slash, *path;
 	size_t n;
@@ -1225,8 +1223,7 @@ fixture_path(const char *name)
 	return path;
 }
 
-static void
-load_fixture(const char *name, struct dotenv *file)
+static void load_fixture(const char *name, struct dotenv *file)
 {
 	char *path = fixture_path(name);
 	size_t bad = 0;
@@ -1236,8 +1233,7 @@ load_fixture(const char *name, struct dotenv *file)
 	free(path);
 }
 
-static void
-test_seed_development_env(void **state)
+static void test_seed_development_env(void **state)
 {
 	struct dotenv file;
 	struct config cfg;
@@ -1255,7 +1251,8 @@ test_seed_development_env(void **state)
 	assert_string_equal(cfg.app_version, "1.0.0");
 	assert_int_equal(cfg.port, 8000);
 	assert_int_equal(cfg.db.kind, DB_POSTGRES);
-	assert_string_equal(cfg.db.pg_conninfo, "postgresql://user:password@localhost:5432/auth_db");
+	assert_string_equal(cfg.db.pg_conninfo,
+	                    "postgresql://user:password@localhost:5432/auth_db");
 	assert_string_equal(cfg.db.redacted, "postgresql://user:***@localhost:5432/auth_db");
 	assert_int_equal(cfg.database_pool_size, 10);
 	assert_int_equal(cfg.database_max_overflow, 5);
@@ -1276,8 +1273,7 @@ test_seed_development_env(void **state)
 	dotenv_free(&file);
 }
 
-static void
-test_seed_production_env(void **state)
+static void test_seed_production_env(void **state)
 {
 	struct dotenv file;
 	struct config cfg;
@@ -1299,7 +1295,7 @@ test_seed_production_env(void **state)
 
 	/* With the placeholders filled in, it loads. */
 	f.extra = ENV("SECRET_KEY=" SECRET32,
-		      "RSA_PRIVATE_KEY_CONTENT=LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==");
+	              "RSA_PRIVATE_KEY_CONTENT=LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==");
 	assert_int_equal(config_load_with(&cfg, fake_lookup, &f, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	assert_int_equal(cfg.environment, ENV_PRODUCTION);
@@ -1330,28 +1326,58 @@ test_seed_production_env(void **state)
 
 /* ---- config_load(): the real environment, ENV_FILE and ./.env ---- */
 
-static const char *const all_names[] = {
-	"APP_NAME", "APP_VERSION", "DEBUG", "ENVIRONMENT", "HOST", "PORT", "WORKERS", "LOG_LEVEL",
-	"LOG_FORMAT", "DATABASE_URL", "DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW",
-	"DATABASE_POOL_TIMEOUT", "REDIS_URL", "SECRET_KEY", "RSA_PRIVATE_KEY_PATH",
-	"RSA_PRIVATE_KEY_CONTENT", "RSA_PUBLIC_KEY_ID", "RSA_PREVIOUS_PUBLIC_KEYS", "JWT_ISSUER",
-	"JWT_AUDIENCE", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS",
-	"SESSION_MAX_LIFETIME_DAYS", "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS",
-	"PASSWORD_BCRYPT_ROUNDS", "PASSWORD_MIN_LENGTH", "EMAIL_VERIFY_EXPIRE_HOURS",
-	"PASSWORD_RESET_EXPIRE_MINUTES", "REQUIRE_EMAIL_VERIFICATION", "FRONTEND_URL", "SMTP_HOST",
-	"SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_CA_FILE",
-	"EMAIL_TEMPLATES_DIR", "CORS_ORIGINS", "TRUSTED_PROXIES", "RATE_LIMIT_LOGIN_PER_MINUTE",
-	"RATE_LIMIT_IP_PER_MINUTE", "SHUTDOWN_TIMEOUT_SECONDS", "ENV_FILE"};
+static const char *const all_names[] = {"APP_NAME",
+                                        "APP_VERSION",
+                                        "DEBUG",
+                                        "ENVIRONMENT",
+                                        "HOST",
+                                        "PORT",
+                                        "WORKERS",
+                                        "LOG_LEVEL",
+                                        "LOG_FORMAT",
+                                        "DATABASE_URL",
+                                        "DATABASE_POOL_SIZE",
+                                        "DATABASE_MAX_OVERFLOW",
+                                        "DATABASE_POOL_TIMEOUT",
+                                        "REDIS_URL",
+                                        "SECRET_KEY",
+                                        "RSA_PRIVATE_KEY_PATH",
+                                        "RSA_PRIVATE_KEY_CONTENT",
+                                        "RSA_PUBLIC_KEY_ID",
+                                        "RSA_PREVIOUS_PUBLIC_KEYS",
+                                        "JWT_ISSUER",
+                                        "JWT_AUDIENCE",
+                                        "ACCESS_TOKEN_EXPIRE_MINUTES",
+                                        "REFRESH_TOKEN_EXPIRE_DAYS",
+                                        "SESSION_MAX_LIFETIME_DAYS",
+                                        "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS",
+                                        "PASSWORD_BCRYPT_ROUNDS",
+                                        "PASSWORD_MIN_LENGTH",
+                                        "EMAIL_VERIFY_EXPIRE_HOURS",
+                                        "PASSWORD_RESET_EXPIRE_MINUTES",
+                                        "REQUIRE_EMAIL_VERIFICATION",
+                                        "FRONTEND_URL",
+                                        "SMTP_HOST",
+                                        "SMTP_PORT",
+                                        "SMTP_USER",
+                                        "SMTP_PASSWORD",
+                                        "SMTP_FROM",
+                                        "SMTP_CA_FILE",
+                                        "EMAIL_TEMPLATES_DIR",
+                                        "CORS_ORIGINS",
+                                        "TRUSTED_PROXIES",
+                                        "RATE_LIMIT_LOGIN_PER_MINUTE",
+                                        "RATE_LIMIT_IP_PER_MINUTE",
+                                        "SHUTDOWN_TIMEOUT_SECONDS",
+                                        "ENV_FILE"};
 
-static void
-clear_environment(void)
+static void clear_environment(void)
 {
 	for (size_t i = 0; i < sizeof(all_names) / sizeof(all_names[0]); i++)
 		unsetenv(all_names[i]);
 }
 
-static void
-test_print_lists_every_variable_in_order(void **state)
+static void test_print_lists_every_variable_in_order(void **state)
 {
 	struct config cfg;
 	char *out, *p;
@@ -1369,7 +1395,7 @@ test_print_lists_every_variable_in_order(void **state)
 		assert_non_null(nl);
 		if (strncmp(p, all_names[i], n) != 0 || p[n] != '=')
 			fail_msg("line %zu is \"%.*s\", expected %s=", i, (int)(nl - p), p,
-				 all_names[i]);
+			         all_names[i]);
 		p = nl + 1;
 	}
 	assert_int_equal(i, sizeof(all_names) / sizeof(all_names[0]) - 1);
@@ -1377,8 +1403,7 @@ test_print_lists_every_variable_in_order(void **state)
 	config_free(&cfg);
 }
 
-static char *
-write_temp(const char *dir, const char *content)
+static char *write_temp(const char *dir, const char *content)
 {
 	char *path = malloc(strlen(dir) + 32);
 	FILE *f;
@@ -1391,8 +1416,7 @@ write_temp(const char *dir, const char *content)
 	return path;
 }
 
-static void
-test_config_load_env_file_and_environment(void **state)
+static void test_config_load_env_file_and_environment(void **state)
 {
 	char dir[] = "/tmp/test_config_XXXXXX";
 	struct config cfg;
@@ -1403,10 +1427,10 @@ test_config_load_env_file_and_environment(void **state)
 	assert_non_null(mkdtemp(dir));
 	clear_environment();
 	path = write_temp(dir, "APP_NAME=From File\nPORT=7000\nexport LOG_LEVEL=debug\n"
-			       "SMTP_USER='file user'\nDEBUG=yes\n");
+	                       "SMTP_USER='file user'\nDEBUG=yes\n");
 	setenv("ENV_FILE", path, 1);
-	setenv("PORT", "9002", 1);  /* the environment wins over the file */
-	setenv("DEBUG", "", 1);	    /* set but empty: still wins, and means the default */
+	setenv("PORT", "9002", 1); /* the environment wins over the file */
+	setenv("DEBUG", "", 1);    /* set but empty: still wins, and means the default */
 
 	assert_int_equal(config_load(&cfg, &errs), 0);
 	assert_int_equal(errs.n, 0);
@@ -1422,8 +1446,9 @@ test_config_load_env_file_and_environment(void **state)
 	setenv("PORT", "70000", 1);
 	assert_int_equal(config_load(&cfg, &errs), -1);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.lines[0],
-			    "PORT: \"70000\" is not a number between 1 and 65535 (example: PORT=8000)");
+	assert_string_equal(
+	        errs.lines[0],
+	        "PORT: \"70000\" is not a number between 1 and 65535 (example: PORT=8000)");
 	config_errors_free(&errs);
 	config_free(&cfg);
 	unsetenv("PORT");
@@ -1456,8 +1481,7 @@ test_config_load_env_file_and_environment(void **state)
 	clear_environment();
 }
 
-static void
-test_config_load_dot_env_in_cwd(void **state)
+static void test_config_load_dot_env_in_cwd(void **state)
 {
 	char dir[] = "/tmp/test_config_XXXXXX";
 	char old[4096];
@@ -1501,8 +1525,9 @@ test_config_load_dot_env_in_cwd(void **state)
 	fclose(f);
 	assert_int_equal(config_load(&cfg, &errs), -1);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.lines[0], "ENV_FILE: \".env\" line 2 is not a KEY=value assignment "
-					   "(example: PORT=8000)");
+	assert_string_equal(errs.lines[0],
+	                    "ENV_FILE: \".env\" line 2 is not a KEY=value assignment "
+	                    "(example: PORT=8000)");
 	config_errors_free(&errs);
 	config_free(&cfg);
 
@@ -1512,46 +1537,45 @@ test_config_load_dot_env_in_cwd(void **state)
 	clear_environment();
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_empty_value_means_unset),
-		cmocka_unit_test(test_int_good_values),
-		cmocka_unit_test(test_int_bad_values),
-		cmocka_unit_test(test_port_error_line_exact),
-		cmocka_unit_test(test_error_value_is_quoted_safely),
-		cmocka_unit_test(test_workers_default_is_cpu_count),
-		cmocka_unit_test(test_parse_bool),
-		cmocka_unit_test(test_bool_vars),
-		cmocka_unit_test(test_environment_values),
-		cmocka_unit_test(test_log_level_and_format),
-		cmocka_unit_test(test_plain_strings),
-		cmocka_unit_test(test_host),
-		cmocka_unit_test(test_derived_defaults),
-		cmocka_unit_test(test_frontend_url),
-		cmocka_unit_test(test_database_url),
-		cmocka_unit_test(test_redis_url),
-		cmocka_unit_test(test_secret_key_bytes_and_length),
-		cmocka_unit_test(test_previous_public_keys),
-		cmocka_unit_test(test_cors_origins),
-		cmocka_unit_test(test_trusted_proxies),
-		cmocka_unit_test(test_all_problems_collected_in_table_order),
-		cmocka_unit_test(test_production_accepts_safe_config),
-		cmocka_unit_test(test_production_refusals),
-		cmocka_unit_test(test_production_reports_every_refusal),
-		cmocka_unit_test(test_invalid_values_are_not_reported_twice),
-		cmocka_unit_test(test_key_file_satisfies_production),
-		cmocka_unit_test(test_staging_needs_key_only),
-		cmocka_unit_test(test_print_full_and_redacted),
-		cmocka_unit_test(test_print_defaults_unset),
-		cmocka_unit_test(test_print_lists_every_variable_in_order),
-		cmocka_unit_test(test_free_is_safe),
-		cmocka_unit_test(test_seed_development_env),
-		cmocka_unit_test(test_seed_production_env),
-		cmocka_unit_test(test_config_load_env_file_and_environment),
-		cmocka_unit_test(test_config_load_dot_env_in_cwd),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_empty_value_means_unset),
+	        cmocka_unit_test(test_int_good_values),
+	        cmocka_unit_test(test_int_bad_values),
+	        cmocka_unit_test(test_port_error_line_exact),
+	        cmocka_unit_test(test_error_value_is_quoted_safely),
+	        cmocka_unit_test(test_workers_default_is_cpu_count),
+	        cmocka_unit_test(test_parse_bool),
+	        cmocka_unit_test(test_bool_vars),
+	        cmocka_unit_test(test_environment_values),
+	        cmocka_unit_test(test_log_level_and_format),
+	        cmocka_unit_test(test_plain_strings),
+	        cmocka_unit_test(test_host),
+	        cmocka_unit_test(test_derived_defaults),
+	        cmocka_unit_test(test_frontend_url),
+	        cmocka_unit_test(test_database_url),
+	        cmocka_unit_test(test_redis_url),
+	        cmocka_unit_test(test_secret_key_bytes_and_length),
+	        cmocka_unit_test(test_previous_public_keys),
+	        cmocka_unit_test(test_cors_origins),
+	        cmocka_unit_test(test_trusted_proxies),
+	        cmocka_unit_test(test_all_problems_collected_in_table_order),
+	        cmocka_unit_test(test_production_accepts_safe_config),
+	        cmocka_unit_test(test_production_refusals),
+	        cmocka_unit_test(test_production_reports_every_refusal),
+	        cmocka_unit_test(test_invalid_values_are_not_reported_twice),
+	        cmocka_unit_test(test_key_file_satisfies_production),
+	        cmocka_unit_test(test_staging_needs_key_only),
+	        cmocka_unit_test(test_print_full_and_redacted),
+	        cmocka_unit_test(test_print_defaults_unset),
+	        cmocka_unit_test(test_print_lists_every_variable_in_order),
+	        cmocka_unit_test(test_free_is_safe),
+	        cmocka_unit_test(test_seed_development_env),
+	        cmocka_unit_test(test_seed_production_env),
+	        cmocka_unit_test(test_config_load_env_file_and_environment),
+	        cmocka_unit_test(test_config_load_dot_env_in_cwd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

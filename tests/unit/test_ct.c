@@ -13,8 +13,7 @@
 
 #include "auth/ct.h"
 
-static void
-test_equal(void **state)
+static void test_equal(void **state)
 {
 	unsigned char a[64], b[64];
 	size_t i;
@@ -34,8 +33,7 @@ test_equal(void **state)
 	assert_false(ct_equal(a, b, 64));
 }
 
-static void
-test_streq(void **state)
+static void test_streq(void **state)
 {
 	(void)state;
 	assert_true(ct_streq("", ""));
@@ -50,12 +48,11 @@ test_streq(void **state)
 	assert_false(ct_streq(NULL, NULL));
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_streq),
+	        cmocka_unit_test(test_equal),
+	        cmocka_unit_test(test_streq),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,7 @@
 #include "dotenv.h"
 
 /* Parse a NUL-terminated string; fail the test when the result differs. */
-static void
-parse_ok(const char *text, struct dotenv *env)
+static void parse_ok(const char *text, struct dotenv *env)
 {
 	size_t bad = 99;
 
@@ -26,8 +25,7 @@ parse_ok(const char *text, struct dotenv *env)
 	assert_int_equal(bad, 0);
 }
 
-static size_t
-parse_bad(const char *text)
+static size_t parse_bad(const char *text)
 {
 	struct dotenv env;
 	size_t bad = 0;
@@ -38,8 +36,7 @@ parse_bad(const char *text)
 	return bad;
 }
 
-static void
-test_basic_assignments(void **state)
+static void test_basic_assignments(void **state)
 {
 	struct dotenv env;
 
@@ -56,22 +53,19 @@ test_basic_assignments(void **state)
 	assert_null(env.entries);
 }
 
-static void
-test_comments_and_blank_lines(void **state)
+static void test_comments_and_blank_lines(void **state)
 {
 	struct dotenv env;
 
 	(void)state;
-	parse_ok("# Application\n\n   \n\t# indented comment\nAPP_NAME=Auth Service\n#X=1\n",
-		 &env);
+	parse_ok("# Application\n\n   \n\t# indented comment\nAPP_NAME=Auth Service\n#X=1\n", &env);
 	assert_int_equal(env.n, 1);
 	assert_string_equal(dotenv_get(&env, "APP_NAME"), "Auth Service");
 	assert_null(dotenv_get(&env, "X"));
 	dotenv_free(&env);
 }
 
-static void
-test_export_prefix_and_spacing(void **state)
+static void test_export_prefix_and_spacing(void **state)
 {
 	struct dotenv env;
 
@@ -87,15 +81,14 @@ test_export_prefix_and_spacing(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_inline_comments(void **state)
+static void test_inline_comments(void **state)
 {
 	struct dotenv env;
 
 	(void)state;
 	parse_ok("A=value # a comment\nB=pa#ss\nC=#notcomment\nD= # only a comment\n"
-		 "E=x\t# tab comment\nF='q # kept' # gone\nG=\"h # kept\"\n",
-		 &env);
+	         "E=x\t# tab comment\nF='q # kept' # gone\nG=\"h # kept\"\n",
+	         &env);
 	assert_string_equal(dotenv_get(&env, "A"), "value");
 	assert_string_equal(dotenv_get(&env, "B"), "pa#ss");
 	assert_string_equal(dotenv_get(&env, "C"), "#notcomment");
@@ -106,8 +99,7 @@ test_inline_comments(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_single_quotes_are_literal(void **state)
+static void test_single_quotes_are_literal(void **state)
 {
 	struct dotenv env;
 
@@ -120,15 +112,14 @@ test_single_quotes_are_literal(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_double_quote_escapes(void **state)
+static void test_double_quote_escapes(void **state)
 {
 	struct dotenv env;
 
 	(void)state;
 	parse_ok("A=\"l1\\nl2\"\nB=\"q\\\"q\"\nC=\"back\\\\slash\"\nD=\"tab\\tx\"\n"
-		 "E=\"keep\\$x\"\nF=\"\"\nG=\"it\\'s\"\n",
-		 &env);
+	         "E=\"keep\\$x\"\nF=\"\"\nG=\"it\\'s\"\n",
+	         &env);
 	assert_string_equal(dotenv_get(&env, "A"), "l1\nl2");
 	assert_string_equal(dotenv_get(&env, "B"), "q\"q");
 	assert_string_equal(dotenv_get(&env, "C"), "back\\slash");
@@ -139,8 +130,7 @@ test_double_quote_escapes(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_multiline_quoted_value(void **state)
+static void test_multiline_quoted_value(void **state)
 {
 	struct dotenv env;
 
@@ -154,15 +144,14 @@ test_multiline_quoted_value(void **state)
 	assert_int_equal(parse_bad("A=\"x\ny\nz\"\nB=1\nbroken\n"), 5);
 }
 
-static void
-test_crlf_bom_and_no_final_newline(void **state)
+static void test_crlf_bom_and_no_final_newline(void **state)
 {
 	struct dotenv env;
 
 	(void)state;
 	parse_ok("\xEF\xBB\xBF"
-		 "A=1\r\nB=two \r\n\r\nC=\"q\"\r\nD=last",
-		 &env);
+	         "A=1\r\nB=two \r\n\r\nC=\"q\"\r\nD=last",
+	         &env);
 	assert_string_equal(dotenv_get(&env, "A"), "1");
 	assert_string_equal(dotenv_get(&env, "B"), "two");
 	assert_string_equal(dotenv_get(&env, "C"), "q");
@@ -171,8 +160,7 @@ test_crlf_bom_and_no_final_newline(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_duplicates_later_wins(void **state)
+static void test_duplicates_later_wins(void **state)
 {
 	struct dotenv env;
 
@@ -183,8 +171,7 @@ test_duplicates_later_wins(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_bad_lines_are_numbered(void **state)
+static void test_bad_lines_are_numbered(void **state)
 {
 	(void)state;
 	assert_int_equal(parse_bad("A=1\nnot an assignment\n"), 2);
@@ -202,8 +189,7 @@ test_bad_lines_are_numbered(void **state)
 	assert_int_equal(parse_bad("A=\"ends in backslash\\"), 1);
 }
 
-static void
-test_nul_bytes_rejected(void **state)
+static void test_nul_bytes_rejected(void **state)
 {
 	static const char in1[] = "A=1\nB=x\0y\n";
 	static const char in2[] = "A=\"x\0\"\n";
@@ -222,8 +208,7 @@ test_nul_bytes_rejected(void **state)
 	dotenv_free(&env);
 }
 
-static void
-test_not_nul_terminated_buffer(void **state)
+static void test_not_nul_terminated_buffer(void **state)
 {
 	struct dotenv env;
 	char *buf = malloc(5);
@@ -242,8 +227,7 @@ test_not_nul_terminated_buffer(void **state)
 	free(buf);
 }
 
-static void
-test_empty_input_and_null_safety(void **state)
+static void test_empty_input_and_null_safety(void **state)
 {
 	struct dotenv env;
 	struct dotenv zero = {0};
@@ -258,8 +242,7 @@ test_empty_input_and_null_safety(void **state)
 	dotenv_free(NULL);
 }
 
-static void
-test_entry_limit(void **state)
+static void test_entry_limit(void **state)
 {
 	size_t cap = 5000 * 12, len = 0;
 	char *buf = malloc(cap);
@@ -281,8 +264,7 @@ test_entry_limit(void **state)
 	free(buf);
 }
 
-static char *
-write_temp(const char *content, size_t len)
+static char *write_temp(const char *content, size_t len)
 {
 	char *path = strdup("/tmp/test_dotenv_XXXXXX");
 	int fd = mkstemp(path);
@@ -293,8 +275,7 @@ write_temp(const char *content, size_t len)
 	return path;
 }
 
-static void
-test_load_file(void **state)
+static void test_load_file(void **state)
 {
 	struct dotenv env;
 	size_t bad = 0;
@@ -322,8 +303,7 @@ test_load_file(void **state)
 	assert_int_equal(bad, 0);
 }
 
-static void
-test_load_file_too_large(void **state)
+static void test_load_file_too_large(void **state)
 {
 	size_t len = 1024 * 1024 + 10;
 	char *big = malloc(len);
@@ -342,8 +322,7 @@ test_load_file_too_large(void **state)
 }
 
 /* Deterministic pseudo-random inputs biased towards .env syntax. */
-static void
-test_random_inputs_never_crash(void **state)
+static void test_random_inputs_never_crash(void **state)
 {
 	static const char alphabet[] = "AZ_az09=#'\"\\ \t\r\nexport\0\xEF\xBB\xBF";
 	uint32_t seed = 12345;
@@ -362,7 +341,7 @@ test_random_inputs_never_crash(void **state)
 		for (i = 0; i < len; i++) {
 			seed = seed * 1103515245u + 12345u;
 			buf[i] = (seed >> 24) & 1 ? alphabet[(seed >> 16) % (sizeof(alphabet) - 1)]
-						  : (char)(seed >> 16);
+			                          : (char)(seed >> 16);
 		}
 		rc = dotenv_parse(buf, len, &env, &bad);
 		assert_true(rc == 0 || rc == -1);
@@ -372,7 +351,7 @@ test_random_inputs_never_crash(void **state)
 				assert_non_null(env.entries[i].key);
 				assert_non_null(env.entries[i].value);
 				assert_ptr_equal(dotenv_get(&env, env.entries[i].key),
-						 env.entries[i].value);
+				                 env.entries[i].value);
 			}
 		} else {
 			assert_true(bad >= 1);
@@ -383,27 +362,26 @@ test_random_inputs_never_crash(void **state)
 	}
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic_assignments),
-		cmocka_unit_test(test_comments_and_blank_lines),
-		cmocka_unit_test(test_export_prefix_and_spacing),
-		cmocka_unit_test(test_inline_comments),
-		cmocka_unit_test(test_single_quotes_are_literal),
-		cmocka_unit_test(test_double_quote_escapes),
-		cmocka_unit_test(test_multiline_quoted_value),
-		cmocka_unit_test(test_crlf_bom_and_no_final_newline),
-		cmocka_unit_test(test_duplicates_later_wins),
-		cmocka_unit_test(test_bad_lines_are_numbered),
-		cmocka_unit_test(test_nul_bytes_rejected),
-		cmocka_unit_test(test_not_nul_terminated_buffer),
-		cmocka_unit_test(test_empty_input_and_null_safety),
-		cmocka_unit_test(test_entry_limit),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_load_file_too_large),
-		cmocka_unit_test(test_random_inputs_never_crash),
+	        cmocka_unit_test(test_basic_assignments),
+	        cmocka_unit_test(test_comments_and_blank_lines),
+	        cmocka_unit_test(test_export_prefix_and_spacing),
+	        cmocka_unit_test(test_inline_comments),
+	        cmocka_unit_test(test_single_quotes_are_literal),
+	        cmocka_unit_test(test_double_quote_escapes),
+	        cmocka_unit_test(test_multiline_quoted_value),
+	        cmocka_unit_test(test_crlf_bom_and_no_final_newline),
+	        cmocka_unit_test(test_duplicates_later_wins),
+	        cmocka_unit_test(test_bad_lines_are_numbered),
+	        cmocka_unit_test(test_nul_bytes_rejected),
+	        cmocka_unit_test(test_not_nul_terminated_buffer),
+	        cmocka_unit_test(test_empty_input_and_null_safety),
+	        cmocka_unit_test(test_entry_limit),
+	        cmocka_unit_test(test_load_file),
+	        cmocka_unit_test(test_load_file_too_large),
+	        cmocka_unit_test(test_random_inputs_never_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

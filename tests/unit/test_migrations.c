@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "store/backend.h"
 #include "store/migrations.h"
 #include "store/store.h"
 
@@ -390,7 +391,7 @@ test_failing_step_is_rolled_back(void **state)
 	bad2.up_sqlite = "CREATE TABLE t2 (x INTEGER); INSERT INTO no_such_table VALUES (1);";
 	list[1] = bad2;
 	assert_int_equal(migrations_up(f->c, list, 2, &applied, cap_open(&cap)), STORE_ERROR);
-	assert_non_null(strstr(cap_text(&cap), "0002 two failed"));
+	assert_non_null(strstr(cap_text(&cap), "migration 0002 two failed"));
 	cap_close(&cap);
 	assert_int_equal(applied, 1);
 	assert_true(has_object(f->path, "table", "t1"));
@@ -543,6 +544,53 @@ test_concurrent_runners_apply_once(void **state)
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), (int64_t)n);
 }
 
+struct late_runner {
+	struct store_conn *c;
+	const struct migration *list;
+	int applied;
+	enum store_rc rc;
+};
+
+static void *
+late_runner_main(void *arg)
+{
+	struct late_runner *r = arg;
+
+	r->rc = migrations_up(r->c, r->list, 1, &r->applied, NULL);
+	return NULL;
+}
+
+/*
+ * Runner A sees step 1 pending, then waits for the write lock that B holds
+ * while B applies the step; once A gets the lock it must notice the step is
+ * done instead of running it again (which would fail: t1 exists).
+ */
+static void
+test_step_rechecked_inside_its_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct store_conn *b = store_acquire(f->st);
+	struct late_runner a = {f->c, &step1, -1, STORE_ERROR};
+	pthread_t th;
+	int applied = -1;
+
+	assert_non_null(b);
+	assert_int_equal(migrations_up(f->c, NULL, 0, &applied, NULL), STORE_OK); /* the table */
+	assert_int_equal(store_begin(b), STORE_OK);
+	assert_int_equal(b->be->exec_script(b, "CREATE TABLE t1 (x INTEGER); INSERT INTO "
+					       "schema_migrations VALUES (1, 'one', 1);"),
+			 STORE_OK);
+	assert_int_equal(pthread_create(&th, NULL, late_runner_main, &a), 0);
+	usleep(300 * 1000); /* A reads "pending", then blocks in BEGIN IMMEDIATE */
+	assert_int_equal(store_commit(b), STORE_OK);
+	pthread_join(th, NULL);
+	store_release(f->st, b);
+
+	assert_int_equal(a.rc, STORE_OK);
+	assert_int_equal(a.applied, 0);
+	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -561,6 +609,7 @@ main(void)
 		T(test_database_ahead_of_binary),
 		T(test_malformed_list_refused),
 		T(test_concurrent_runners_apply_once),
+		T(test_step_rechecked_inside_its_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

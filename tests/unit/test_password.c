@@ -16,23 +16,21 @@
 #include "auth/password.h"
 
 /* Generated with python3-bcrypt 3.2.2 (and the $2b$ hash re-prefixed to $2y$). */
-#define PW1 "correct horse battery staple"
-#define HASH_2B "$2b$05$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"
-#define HASH_2A "$2a$05$t1cUfZdN3avnGIOGH3NQceP5ixi3GjKoZno4gcJd8V.mAGCbqScCq"
-#define PW2 "p\xc3\xa4ssw\xc3\xb6rd\xe2\x82\xac" /* "pässwörd€" */
+#define PW1          "correct horse battery staple"
+#define HASH_2B      "$2b$05$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"
+#define HASH_2A      "$2a$05$t1cUfZdN3avnGIOGH3NQceP5ixi3GjKoZno4gcJd8V.mAGCbqScCq"
+#define PW2          "p\xc3\xa4ssw\xc3\xb6rd\xe2\x82\xac" /* "pässwörd€" */
 #define HASH_2B_UTF8 "$2b$04$3ZOkhq5yqjslm1HxmPAqAO7VFgE/IzUzSkXw5Nb/fJslRe2yc/ZLC"
 #define HASH_2Y_UTF8 "$2y$04$3ZOkhq5yqjslm1HxmPAqAO7VFgE/IzUzSkXw5Nb/fJslRe2yc/ZLC"
 /* bcrypt of 72 'a's; Python's bcrypt also accepts 73 'a's (truncation). */
 #define HASH_72A "$2b$04$cwdDeocQ6fex2xlgTsueT.2cHbDl3tgEKZNey5n6OcO2evLYkwW5K"
 
-static int
-check(const char *pw, size_t len, const char **why)
+static int check(const char *pw, size_t len, const char **why)
 {
 	return password_check(pw, len, 8, why);
 }
 
-static void
-check_fails(const char *pw, size_t len, const char *want)
+static void check_fails(const char *pw, size_t len, const char *want)
 {
 	const char *why = NULL;
 
@@ -41,8 +39,7 @@ check_fails(const char *pw, size_t len, const char *want)
 	assert_string_equal(why, want);
 }
 
-static void
-check_ok(const char *pw, size_t len)
+static void check_ok(const char *pw, size_t len)
 {
 	const char *why = "unset";
 
@@ -50,8 +47,7 @@ check_ok(const char *pw, size_t len)
 	assert_null(why);
 }
 
-static void
-test_min_length_code_points(void **state)
+static void test_min_length_code_points(void **state)
 {
 	(void)state;
 	check_fails("passwor", 7, "Password must be at least 8 characters");
@@ -62,17 +58,16 @@ test_min_length_code_points(void **state)
 	check_ok("p\xc3\xa4ssw\xc3\xb6rd", 10);
 	/* 7 x U+20AC (21 bytes) short, 8 x enough; U+1F600 counts as one. */
 	check_fails("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
-		    "\xe2\x82\xac",
-		    21, "Password must be at least 8 characters");
+	            "\xe2\x82\xac",
+	            21, "Password must be at least 8 characters");
 	check_ok("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
-		 "\xe2\x82\xac\xe2\x82\xac",
-		 24);
+	         "\xe2\x82\xac\xe2\x82\xac",
+	         24);
 	check_fails("abcdef\xf0\x9f\x98\x80", 10, "Password must be at least 8 characters");
 	check_ok("abcdefg\xf0\x9f\x98\x80", 11);
 }
 
-static void
-test_min_length_message_uses_setting(void **state)
+static void test_min_length_message_uses_setting(void **state)
 {
 	const char *why = NULL;
 
@@ -86,8 +81,7 @@ test_min_length_message_uses_setting(void **state)
 	assert_string_equal(why, "Password is too short");
 }
 
-static void
-test_max_72_bytes(void **state)
+static void test_max_72_bytes(void **state)
 {
 	char pw[80];
 	char euro[80];
@@ -105,30 +99,28 @@ test_max_72_bytes(void **state)
 	check_fails(euro, 73, "Password must be at most 72 bytes (bcrypt limit)");
 }
 
-static void
-test_nul_rejected(void **state)
+static void test_nul_rejected(void **state)
 {
 	(void)state;
 	check_fails("pass\0word123", 12, "Password must not contain NUL characters");
 	check_fails("\0abcdefgh", 9, "Password must not contain NUL characters");
 }
 
-static void
-test_invalid_utf8(void **state)
+static void test_invalid_utf8(void **state)
 {
 	static const char *const bad[] = {
-		"abcdefgh\x80",		 /* lone continuation byte */
-		"abcdefgh\xc0\xaf",	 /* overlong '/' (2 bytes) */
-		"abcdefgh\xc1\xbf",	 /* overlong (C1 lead) */
-		"abcdefgh\xe0\x80\xaf", /* overlong '/' (3 bytes) */
-		"abcdefgh\xf0\x80\x80\xaf", /* overlong '/' (4 bytes) */
-		"abcdefgh\xed\xa0\x80",	    /* U+D800 surrogate */
-		"abcdefgh\xed\xbf\xbf",	    /* U+DFFF surrogate */
-		"abcdefgh\xf4\x90\x80\x80", /* U+110000 */
-		"abcdefgh\xf5\x80\x80\x80", /* F5 lead */
-		"abcdefgh\xff",
-		"abcdefgh\xe2\x82",	/* truncated sequence */
-		"abcdefgh\xe2\x28\xa1", /* bad continuation */
+	        "abcdefgh\x80",             /* lone continuation byte */
+	        "abcdefgh\xc0\xaf",         /* overlong '/' (2 bytes) */
+	        "abcdefgh\xc1\xbf",         /* overlong (C1 lead) */
+	        "abcdefgh\xe0\x80\xaf",     /* overlong '/' (3 bytes) */
+	        "abcdefgh\xf0\x80\x80\xaf", /* overlong '/' (4 bytes) */
+	        "abcdefgh\xed\xa0\x80",     /* U+D800 surrogate */
+	        "abcdefgh\xed\xbf\xbf",     /* U+DFFF surrogate */
+	        "abcdefgh\xf4\x90\x80\x80", /* U+110000 */
+	        "abcdefgh\xf5\x80\x80\x80", /* F5 lead */
+	        "abcdefgh\xff",
+	        "abcdefgh\xe2\x82",     /* truncated sequence */
+	        "abcdefgh\xe2\x28\xa1", /* bad continuation */
 	};
 	size_t i;
 
@@ -136,14 +128,13 @@ test_invalid_utf8(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_fails(bad[i], strlen(bad[i]), "Password must be valid UTF-8");
 	/* Edges that are valid. */
-	check_ok("abcdefgh\xed\x9f\xbf", 11);	   /* U+D7FF */
-	check_ok("abcdefgh\xee\x80\x80", 11);	   /* U+E000 */
+	check_ok("abcdefgh\xed\x9f\xbf", 11);     /* U+D7FF */
+	check_ok("abcdefgh\xee\x80\x80", 11);     /* U+E000 */
 	check_ok("abcdefgh\xf4\x8f\xbf\xbf", 12); /* U+10FFFF */
-	check_ok("abcdefgh\xc2\x80", 10);	   /* U+0080 */
+	check_ok("abcdefgh\xc2\x80", 10);         /* U+0080 */
 }
 
-static void
-test_hash_and_verify(void **state)
+static void test_hash_and_verify(void **state)
 {
 	char h1[PASSWORD_HASH_MAX], h2[PASSWORD_HASH_MAX];
 
@@ -164,8 +155,7 @@ test_hash_and_verify(void **state)
 	assert_int_equal(password_verify(PW2, h1), 1);
 }
 
-static void
-test_hash_rejects(void **state)
+static void test_hash_rejects(void **state)
 {
 	char h[PASSWORD_HASH_MAX], pw[80];
 
@@ -180,8 +170,7 @@ test_hash_rejects(void **state)
 	assert_int_equal(password_hash(NULL, 4, h), -1);
 }
 
-static void
-test_known_vectors(void **state)
+static void test_known_vectors(void **state)
 {
 	char a72[80];
 
@@ -203,29 +192,33 @@ test_known_vectors(void **state)
 	assert_int_equal(password_verify(a72, HASH_72A), 0);
 }
 
-static void
-test_verify_malformed_hash(void **state)
+static void test_verify_malformed_hash(void **state)
 {
 	(void)state;
 	assert_int_equal(password_verify(PW1, ""), -1);
 	assert_int_equal(password_verify(PW1, NULL), -1);
 	assert_int_equal(password_verify(PW1, "$2b$05$short"), -1);
 	assert_int_equal(password_verify(PW1, "$1$abcdefgh$0123456789abcdefghijkl"), -1);
-	assert_int_equal(password_verify(PW1, "$2x$05$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"),
-			 -1);
-	assert_int_equal(password_verify(PW1, "$2b$03$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"),
-			 -1);
+	assert_int_equal(
+	        password_verify(PW1,
+	                        "$2x$05$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"),
+	        -1);
+	assert_int_equal(
+	        password_verify(PW1,
+	                        "$2b$03$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"),
+	        -1);
 	assert_int_equal(password_verify(PW1, HASH_2B "x"), -1);
 	assert_int_equal(password_verify(NULL, HASH_2B), -1);
 }
 
-static void
-test_rounds_and_rehash(void **state)
+static void test_rounds_and_rehash(void **state)
 {
 	(void)state;
 	assert_int_equal(password_hash_rounds(HASH_2B), 5);
 	assert_int_equal(password_hash_rounds(HASH_2Y_UTF8), 4);
-	assert_int_equal(password_hash_rounds("$2b$12$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"), 12);
+	assert_int_equal(password_hash_rounds(
+	                         "$2b$12$QiSmdigHEfeMRfogDj6rVOV1SFKb4q.oyAt/hGNzgpf5ByB/FUAeS"),
+	                 12);
 	assert_int_equal(password_hash_rounds("garbage"), -1);
 	assert_int_equal(password_hash_rounds(NULL), -1);
 
@@ -238,8 +231,7 @@ test_rounds_and_rehash(void **state)
 	assert_true(password_needs_rehash(NULL, 4));
 }
 
-static double
-now_s(void)
+static double now_s(void)
 {
 	struct timespec ts;
 
@@ -247,8 +239,7 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-test_dummy_verify(void **state)
+static void test_dummy_verify(void **state)
 {
 	char h[PASSWORD_HASH_MAX];
 	double t0, real, dummy;
@@ -275,16 +266,14 @@ test_dummy_verify(void **state)
 	assert_true(dummy < real * 4);
 }
 
-static void *
-dummy_thread(void *arg)
+static void *dummy_thread(void *arg)
 {
 	(void)arg;
 	return (void *)(intptr_t)password_dummy_verify("concurrent", 6);
 }
 
 /* Many threads racing to fill the same cache slot. */
-static void
-test_dummy_concurrent(void **state)
+static void test_dummy_concurrent(void **state)
 {
 	pthread_t t[8];
 	void *ret;
@@ -299,22 +288,21 @@ test_dummy_concurrent(void **state)
 	}
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_min_length_code_points),
-		cmocka_unit_test(test_min_length_message_uses_setting),
-		cmocka_unit_test(test_max_72_bytes),
-		cmocka_unit_test(test_nul_rejected),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_hash_and_verify),
-		cmocka_unit_test(test_hash_rejects),
-		cmocka_unit_test(test_known_vectors),
-		cmocka_unit_test(test_verify_malformed_hash),
-		cmocka_unit_test(test_rounds_and_rehash),
-		cmocka_unit_test(test_dummy_verify),
-		cmocka_unit_test(test_dummy_concurrent),
+	        cmocka_unit_test(test_min_length_code_points),
+	        cmocka_unit_test(test_min_length_message_uses_setting),
+	        cmocka_unit_test(test_max_72_bytes),
+	        cmocka_unit_test(test_nul_rejected),
+	        cmocka_unit_test(test_invalid_utf8),
+	        cmocka_unit_test(test_hash_and_verify),
+	        cmocka_unit_test(test_hash_rejects),
+	        cmocka_unit_test(test_known_vectors),
+	        cmocka_unit_test(test_verify_malformed_hash),
+	        cmocka_unit_test(test_rounds_and_rehash),
+	        cmocka_unit_test(test_dummy_verify),
+	        cmocka_unit_test(test_dummy_concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,7 @@
 
 #include "url.h"
 
-static void
-db_ok(const char *in, struct db_url *u)
+static void db_ok(const char *in, struct db_url *u)
 {
 	const char *why = NULL;
 
@@ -23,8 +22,7 @@ db_ok(const char *in, struct db_url *u)
 		fail_msg("%s refused: %s", in, why ? why : "(no reason)");
 }
 
-static const char *
-db_bad(const char *in)
+static const char *db_bad(const char *in)
 {
 	struct db_url u;
 	const char *why = NULL;
@@ -41,8 +39,7 @@ db_bad(const char *in)
 	return why;
 }
 
-static void
-check_pg(const char *in, const char *conninfo, const char *redacted)
+static void check_pg(const char *in, const char *conninfo, const char *redacted)
 {
 	struct db_url u;
 
@@ -55,8 +52,7 @@ check_pg(const char *in, const char *conninfo, const char *redacted)
 	assert_null(u.pg_conninfo);
 }
 
-static void
-check_sqlite(const char *in, const char *path, const char *redacted)
+static void check_sqlite(const char *in, const char *path, const char *redacted)
 {
 	struct db_url u;
 
@@ -68,80 +64,77 @@ check_sqlite(const char *in, const char *path, const char *redacted)
 	db_url_free(&u);
 }
 
-static void
-test_postgres_forms(void **state)
+static void test_postgres_forms(void **state)
 {
 	(void)state;
 	check_pg("postgresql://user:password@localhost:5432/auth_db",
-		 "postgresql://user:password@localhost:5432/auth_db",
-		 "postgresql://user:***@localhost:5432/auth_db");
+	         "postgresql://user:password@localhost:5432/auth_db",
+	         "postgresql://user:***@localhost:5432/auth_db");
 	check_pg("postgres://u:p@h/db", "postgresql://u:p@h/db", "postgresql://u:***@h/db");
 	check_pg("postgresql+asyncpg://user:password@db.example.com/auth",
-		 "postgresql://user:password@db.example.com/auth",
-		 "postgresql://user:***@db.example.com/auth");
+	         "postgresql://user:password@db.example.com/auth",
+	         "postgresql://user:***@db.example.com/auth");
 	check_pg("postgresql+psycopg://u:p@h/db", "postgresql://u:p@h/db",
-		 "postgresql://u:***@h/db");
+	         "postgresql://u:***@h/db");
 	check_pg("postgresql+psycopg2://u@h:6543/db", "postgresql://u@h:6543/db",
-		 "postgresql://u@h:6543/db");
+	         "postgresql://u@h:6543/db");
 	check_pg("POSTGRESQL://h/db", "postgresql://h/db", "postgresql://h/db");
 	check_pg("postgresql://h", "postgresql://h", "postgresql://h");
 	/* Unix socket default, host list, IPv6. */
 	check_pg("postgresql:///auth", "postgresql:///auth", "postgresql:///auth");
 	check_pg("postgresql://u:p@h1:5432,h2:5433/db", "postgresql://u:p@h1:5432,h2:5433/db",
-		 "postgresql://u:***@h1:5432,h2:5433/db");
+	         "postgresql://u:***@h1:5432,h2:5433/db");
 	check_pg("postgresql://u:p@[::1]:5432/db", "postgresql://u:p@[::1]:5432/db",
-		 "postgresql://u:***@[::1]:5432/db");
-	check_pg("postgresql://%2Fvar%2Frun%2Fpostgresql/db", "postgresql://%2Fvar%2Frun%2Fpostgresql/db",
-		 "postgresql://%2Fvar%2Frun%2Fpostgresql/db");
+	         "postgresql://u:***@[::1]:5432/db");
+	check_pg("postgresql://%2Fvar%2Frun%2Fpostgresql/db",
+	         "postgresql://%2Fvar%2Frun%2Fpostgresql/db",
+	         "postgresql://%2Fvar%2Frun%2Fpostgresql/db");
 	/* Percent-encoded credentials are passed through to libpq untouched. */
 	check_pg("postgresql://u:p%40ss%3Aw@h/db", "postgresql://u:p%40ss%3Aw@h/db",
-		 "postgresql://u:***@h/db");
+	         "postgresql://u:***@h/db");
 	check_pg("postgresql://:pw@h/db", "postgresql://:pw@h/db", "postgresql://:***@h/db");
 }
 
-static void
-test_postgres_query_kept_and_redacted(void **state)
+static void test_postgres_query_kept_and_redacted(void **state)
 {
 	(void)state;
 	check_pg("postgresql+asyncpg://u:p@h/db?sslmode=require&connect_timeout=5",
-		 "postgresql://u:p@h/db?sslmode=require&connect_timeout=5",
-		 "postgresql://u:***@h/db?sslmode=require&connect_timeout=5");
+	         "postgresql://u:p@h/db?sslmode=require&connect_timeout=5",
+	         "postgresql://u:***@h/db?sslmode=require&connect_timeout=5");
 	check_pg("postgresql://h/db?user=u&password=secret&sslpassword=s2&sslmode=verify-full",
-		 "postgresql://h/db?user=u&password=secret&sslpassword=s2&sslmode=verify-full",
-		 "postgresql://h/db?user=u&password=***&sslpassword=***&sslmode=verify-full");
+	         "postgresql://h/db?user=u&password=secret&sslpassword=s2&sslmode=verify-full",
+	         "postgresql://h/db?user=u&password=***&sslpassword=***&sslmode=verify-full");
 	check_pg("postgresql://?host=/tmp&dbname=x", "postgresql://?host=/tmp&dbname=x",
-		 "postgresql://?host=/tmp&dbname=x");
+	         "postgresql://?host=/tmp&dbname=x");
 }
 
-static void
-test_postgres_refused(void **state)
+static void test_postgres_refused(void **state)
 {
 	(void)state;
 	db_bad("postgresql://");
 	db_bad("postgresql:///");
 	db_bad("postgresql://u:p@/");
-	db_bad("postgresql://user:p@ss@host/db");	    /* unencoded '@' */
-	db_bad("postgresql://user:pass#word@host/db");	    /* unencoded '#' */
-	db_bad("postgresql://user:pa ss@host/db");	    /* space */
-	db_bad("postgresql://user:pass@host:0/db");	    /* port 0 */
-	db_bad("postgresql://user:pass@host:65536/db");	    /* port too large */
-	db_bad("postgresql://user:pass@host:54x/db");	    /* port garbage */
-	db_bad("postgresql://user:pass@host:/db");	    /* empty port */
-	db_bad("postgresql://user:pass@ho$t/db");	    /* bad host char */
-	db_bad("postgresql://user:pass@[::1/db");	    /* unterminated bracket */
-	db_bad("postgresql://user:pass@[]/db");		    /* empty bracket */
-	db_bad("postgresql://u:p@h/db?sslmode");	    /* param without '=' */
-	db_bad("postgresql://u:p@h/db?=x");		    /* empty param name */
-	db_bad("postgresql://u:p%4@h/db");		    /* bad escape */
-	db_bad("postgresql://u:p%zz@h/db");		    /* bad escape */
-	db_bad("postgresql://u:p@h/db%");		    /* bad escape at end */
-	db_bad("postgresql://u:p@h/d\xc3\xa9");		    /* non-ASCII */
-	db_bad("postgresql+://u:p@h/db");		    /* empty driver */
-	db_bad("postgresql+a+b://u:p@h/db");		    /* two drivers */
+	assert_non_null(strstr(db_bad("postgresql://user:p@ss@host/db"), "'@'"));
+	db_bad("postgresql://user:pass#word@host/db");  /* unencoded '#' */
+	db_bad("postgresql://user:pa ss@host/db");      /* space */
+	db_bad("postgresql://user:pass@host:0/db");     /* port 0 */
+	db_bad("postgresql://user:pass@host:65536/db"); /* port too large */
+	db_bad("postgresql://user:pass@host:54x/db");   /* port garbage */
+	db_bad("postgresql://user:pass@host:/db");      /* empty port */
+	db_bad("postgresql://user:pass@ho$t/db");       /* bad host char */
+	db_bad("postgresql://user:pass@[::1/db");       /* unterminated bracket */
+	db_bad("postgresql://user:pass@[]/db");         /* empty bracket */
+	db_bad("postgresql://u:p@h/db?sslmode");        /* param without '=' */
+	db_bad("postgresql://u:p@h/db?=x");             /* empty param name */
+	db_bad("postgresql://u:p%4@h/db");              /* bad escape */
+	db_bad("postgresql://u:p%zz@h/db");             /* bad escape */
+	db_bad("postgresql://u:p@h/db%");               /* bad escape at end */
+	db_bad("postgresql://u:p@h/d\xc3\xa9");         /* non-ASCII */
+	db_bad("postgresql+://u:p@h/db");               /* empty driver */
+	db_bad("postgresql+a+b://u:p@h/db");            /* two drivers */
 }
 
-static void
-test_sqlite_paths(void **state)
+static void test_sqlite_paths(void **state)
 {
 	(void)state;
 	check_sqlite("sqlite:///./auth.db", "./auth.db", "sqlite:///./auth.db");
@@ -150,24 +143,22 @@ test_sqlite_paths(void **state)
 	check_sqlite("sqlite:////abs/path.db", "/abs/path.db", "sqlite:////abs/path.db");
 	check_sqlite("sqlite+aiosqlite:///./auth.db", "./auth.db", "sqlite:///./auth.db");
 	check_sqlite("SQLite:////var/lib/auth/auth.db", "/var/lib/auth/auth.db",
-		     "sqlite:////var/lib/auth/auth.db");
+	             "sqlite:////var/lib/auth/auth.db");
 }
 
-static void
-test_sqlite_refused(void **state)
+static void test_sqlite_refused(void **state)
 {
 	(void)state;
-	db_bad("sqlite://");		 /* empty path */
-	db_bad("sqlite:///");		 /* empty path */
-	db_bad("sqlite:////");		 /* the root directory */
-	db_bad("sqlite:///data/");	 /* a directory */
-	db_bad("sqlite://host/x.db");	 /* a host */
+	db_bad("sqlite://");              /* empty path */
+	db_bad("sqlite:///");             /* empty path */
+	db_bad("sqlite:////");            /* the root directory */
+	db_bad("sqlite:///data/");        /* a directory */
+	db_bad("sqlite://host/x.db");     /* a host */
 	db_bad("sqlite:///x.db?mode=ro"); /* query */
-	db_bad("sqlite:///x\n.db");	 /* control character */
+	db_bad("sqlite:///x\n.db");       /* control character */
 }
 
-static void
-test_db_garbage(void **state)
+static void test_db_garbage(void **state)
 {
 	(void)state;
 	db_bad("");
@@ -187,8 +178,7 @@ test_db_garbage(void **state)
 	assert_null(strstr(db_bad("postgresql://u:hun@ter2@h/db"), "ter2"));
 }
 
-static void
-redis_ok(const char *in, struct redis_url *u)
+static void redis_ok(const char *in, struct redis_url *u)
 {
 	const char *why = NULL;
 
@@ -196,8 +186,7 @@ redis_ok(const char *in, struct redis_url *u)
 		fail_msg("%s refused: %s", in, why ? why : "(no reason)");
 }
 
-static const char *
-redis_bad(const char *in)
+static const char *redis_bad(const char *in)
 {
 	struct redis_url u;
 	const char *why = NULL;
@@ -213,8 +202,7 @@ redis_bad(const char *in)
 	return why;
 }
 
-static void
-test_redis_forms(void **state)
+static void test_redis_forms(void **state)
 {
 	struct redis_url u;
 
@@ -273,8 +261,7 @@ test_redis_forms(void **state)
 	redis_url_free(&u);
 }
 
-static void
-test_redis_password_decoding(void **state)
+static void test_redis_password_decoding(void **state)
 {
 	struct redis_url u;
 
@@ -298,8 +285,7 @@ test_redis_password_decoding(void **state)
 	redis_bad("redis://u%zz:p@h");
 }
 
-static void
-test_redis_refused(void **state)
+static void test_redis_refused(void **state)
 {
 	const char *why;
 
@@ -323,7 +309,7 @@ test_redis_refused(void **state)
 	redis_bad("redis://:pass#word@h");
 	redis_bad("redis://:p@ss@h");
 	redis_bad("redis://password@h"); /* credentials must be [user]:password */
-	redis_bad("redis://::1:6379");	  /* unbracketed IPv6 */
+	redis_bad("redis://::1:6379");   /* unbracketed IPv6 */
 	redis_bad("redis://[::1");
 	redis_bad("redis://[]:6379");
 	redis_bad("redis://[::1]x");
@@ -337,8 +323,7 @@ test_redis_refused(void **state)
 	assert_null(strstr(redis_bad("redis://:hunter2@h:0"), "hunter2"));
 }
 
-static void
-test_free_zeroed(void **state)
+static void test_free_zeroed(void **state)
 {
 	struct db_url d = {0};
 	struct redis_url r = {0};
@@ -353,20 +338,19 @@ test_free_zeroed(void **state)
 	assert_null(r.redacted);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_postgres_forms),
-		cmocka_unit_test(test_postgres_query_kept_and_redacted),
-		cmocka_unit_test(test_postgres_refused),
-		cmocka_unit_test(test_sqlite_paths),
-		cmocka_unit_test(test_sqlite_refused),
-		cmocka_unit_test(test_db_garbage),
-		cmocka_unit_test(test_redis_forms),
-		cmocka_unit_test(test_redis_password_decoding),
-		cmocka_unit_test(test_redis_refused),
-		cmocka_unit_test(test_free_zeroed),
+	        cmocka_unit_test(test_postgres_forms),
+	        cmocka_unit_test(test_postgres_query_kept_and_redacted),
+	        cmocka_unit_test(test_postgres_refused),
+	        cmocka_unit_test(test_sqlite_paths),
+	        cmocka_unit_test(test_sqlite_refused),
+	        cmocka_unit_test(test_db_garbage),
+	        cmocka_unit_test(test_redis_forms),
+	        cmocka_unit_test(test_redis_password_decoding),
+	        cmocka_unit_test(test_redis_refused),
+	        cmocka_unit_test(test_free_zeroed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
