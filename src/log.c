@@ -70,7 +70,7 @@ sanitize(char *s)
 static void
 emit_json(json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	if (s) {
 		size_t n = strlen(s);
 		pthread_mutex_lock(&out_lock);
@@ -140,7 +140,7 @@ log_access(const char *method, const char *path, int status, double duration_ms,
 		json_t *p = json_string(path);
 		json_object_set_new(o, "path", p ? p : json_string("(invalid utf-8)"));
 		json_object_set_new(o, "status", json_integer(status));
-		json_object_set_new(o, "duration_ms", json_real((double)(long)(duration_ms * 1000) / 1000));
+		json_object_set_new(o, "duration_ms", json_real(duration_ms));
 		json_object_set_new(o, "request_id", json_string(request_id));
 		json_object_set_new(o, "client", json_string(client));
 		emit_json(o);

@@ -109,6 +109,13 @@ void api_token_hash(const struct req *r, const char *token, char out[STORE_TOKHA
 /* Check a new password against the configured rules; records the problem in v. */
 bool api_password_valid(const struct req *r, const char *field, const char *pw, struct verr *v);
 
+/* ---- rate limits (ratelimit.c): false means rs was answered (429 / 503) ---- */
+
+bool api_rate_ip(struct req *r, struct resp *rs);
+bool api_rate_login_allowed(struct req *r, struct resp *rs, const char *email);
+void api_rate_login_failed(struct req *r, const char *email);
+void api_rate_login_succeeded(struct req *r, const char *email);
+
 /* ---- the two grants, shared by /auth and /oauth (auth.c) ---- */
 
 enum grant_rc {

@@ -42,6 +42,8 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 		password_dummy_verify(password, cfg->password_bcrypt_rounds);
 		return GRANT_BAD_CREDENTIALS;
 	}
+	if (!api_rate_login_allowed(r, rs, norm))
+		return GRANT_ANSWERED;
 	if (!(c = api_db(r, rs)))
 		return GRANT_ANSWERED;
 	rc = store_user_by_email(c, norm, &u);
@@ -52,6 +54,7 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 	if (rc == STORE_NOT_FOUND) {
 		/* Same bcrypt work as a real check: no timing oracle for unknown emails. */
 		password_dummy_verify(password, cfg->password_bcrypt_rounds);
+		api_rate_login_failed(r, norm);
 		api_audit(r, c, "login_failed", NULL, "unknown account");
 		grc = GRANT_BAD_CREDENTIALS;
 		goto out;
@@ -62,6 +65,7 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 		ok = 0;
 	}
 	if (!ok) {
+		api_rate_login_failed(r, norm);
 		api_audit(r, c, "login_failed", u.id, "wrong password");
 		grc = GRANT_BAD_CREDENTIALS;
 		goto out;
@@ -87,6 +91,7 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 					u.id);
 		}
 	}
+	api_rate_login_succeeded(r, norm);
 	grc = api_issue_session(r, rs, c, &u) ? GRANT_OK : GRANT_ANSWERED;
 out:
 	api_db_done(r, c);
@@ -232,6 +237,8 @@ api_register(struct req *r, struct resp *rs)
 
 	if (!body)
 		return;
+	if (!api_rate_ip(r, rs))
+		goto out;
 	email = json_field_str(body, "email", true, &v);
 	password = json_field_str(body, "password", true, &v);
 	full_name = json_field_str(body, "full_name", false, &v);
@@ -333,7 +340,7 @@ api_login(struct req *r, struct resp *rs)
 	const char *email, *password;
 	json_t *body;
 
-	if (!login_input(r, rs, &email, &password, &body))
+	if (!api_rate_ip(r, rs) || !login_input(r, rs, &email, &password, &body))
 		return;
 	switch (api_password_grant(r, rs, email, password)) {
 	case GRANT_OK:

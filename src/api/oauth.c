@@ -48,7 +48,7 @@ api_oauth_token(struct req *r, struct resp *rs)
 	const char *grant, *a, *b;
 	enum grant_rc grc;
 
-	if (!oauth_form(r, rs, &f))
+	if (!api_rate_ip(r, rs) || !oauth_form(r, rs, &f))
 		return;
 	grant = form_get(&f, "grant_type");
 	if (!grant) {

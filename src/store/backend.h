@@ -67,7 +67,7 @@ struct store_backend {
 	const char *name;  /* store_kind(): "sqlite" or "postgresql" */
 	enum db_kind kind; /* picks the SQL dialect of a migration step */
 	int min_pool_size; /* persistent connections at least (SQLite: 2) */
-	bool overflow;	   /* honour DATABASE_MAX_OVERFLOW */
+	bool overflow;     /* honour DATABASE_MAX_OVERFLOW */
 
 	/*
 	 * Open one connection for cfg (which outlives the store).  Returns the
@@ -90,9 +90,9 @@ struct store_backend {
 	enum store_rc (*exec_script)(struct store_conn *c, const char *sql);
 	/* Rows ordered by version; *rows malloc'ed (free()), NULL when none. */
 	enum store_rc (*applied_versions)(struct store_conn *c, struct store_migration_row **rows,
-					  size_t *n);
+	                                  size_t *n);
 	enum store_rc (*record_migration)(struct store_conn *c, int version, const char *name,
-					  int64_t applied_at);
+	                                  int64_t applied_at);
 	/* NOT_FOUND when the version has no row. */
 	enum store_rc (*forget_migration)(struct store_conn *c, int version);
 	enum store_rc (*lock_migrations)(struct store_conn *c);
@@ -107,44 +107,44 @@ struct store_backend {
 	/* email_pattern: already a LIKE pattern ("%...%", lower-case, escaped
 	 * with '\'), or NULL for all users; limit, offset >= 0. */
 	enum store_rc (*user_list)(struct store_conn *c, int limit, int offset,
-				   const char *email_pattern, struct user **out, size_t *n,
-				   int64_t *total);
+	                           const char *email_pattern, struct user **out, size_t *n,
+	                           int64_t *total);
 
 	enum store_rc (*session_insert)(struct store_conn *c, const struct session *s);
 	enum store_rc (*session_by_id)(struct store_conn *c, const char *id, struct session *out);
-	enum store_rc (*session_list_active)(struct store_conn *c, const char *user_id,
-					     int64_t now, struct session **out, size_t *n);
+	enum store_rc (*session_list_active)(struct store_conn *c, const char *user_id, int64_t now,
+	                                     struct session **out, size_t *n);
 	enum store_rc (*session_touch)(struct store_conn *c, const char *id, int64_t now);
 	/* user_id NULL: any owner. */
 	enum store_rc (*session_revoke)(struct store_conn *c, const char *id, const char *user_id,
-					int64_t now);
+	                                int64_t now);
 	enum store_rc (*session_revoke_all)(struct store_conn *c, const char *user_id,
-					    const char *except_id, int64_t now);
+	                                    const char *except_id, int64_t now);
 
 	enum store_rc (*refresh_insert)(struct store_conn *c, const struct refresh_token *t);
 	enum store_rc (*refresh_by_hash)(struct store_conn *c, const char *hash,
-					 struct refresh_token *out);
+	                                 struct refresh_token *out);
 	enum store_rc (*refresh_spend)(struct store_conn *c, const char *hash,
-				       const char *replaced_by, int64_t now);
+	                               const char *replaced_by, int64_t now);
 
 	enum store_rc (*onetime_insert)(struct store_conn *c, const struct onetime_token *t);
 	enum store_rc (*onetime_consume)(struct store_conn *c, const char *hash,
-					 const char *purpose, int64_t now,
-					 char user_id[STORE_ID_LEN]);
+	                                 const char *purpose, int64_t now,
+	                                 char user_id[STORE_ID_LEN]);
 
 	enum store_rc (*outbox_add)(struct store_conn *c, const char *recipient,
-				    const char *subject, const char *body_text,
-				    const char *body_html, int64_t now);
+	                            const char *subject, const char *body_text,
+	                            const char *body_html, int64_t now);
 	enum store_rc (*outbox_claim)(struct store_conn *c, int64_t now, int64_t claim_until,
-				      struct outbox_msg *out);
+	                              struct outbox_msg *out);
 	enum store_rc (*outbox_sent)(struct store_conn *c, int64_t id, int64_t now);
 	enum store_rc (*outbox_failed)(struct store_conn *c, int64_t id, const char *error,
-				       int64_t next_attempt, bool give_up, int64_t now);
+	                               int64_t next_attempt, bool give_up, int64_t now);
 	enum store_rc (*outbox_pending)(struct store_conn *c, int64_t *pending);
 
 	enum store_rc (*audit)(struct store_conn *c, const char *event, const char *user_id,
-			       const char *ip, const char *user_agent, const char *detail,
-			       int64_t now);
+	                       const char *ip, const char *user_agent, const char *detail,
+	                       int64_t now);
 };
 
 /* The backends.  store_backend_postgres is defined by store/postgres.c. */

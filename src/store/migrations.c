@@ -41,104 +41,113 @@
 #include "log.h"
 #include "store/backend.h"
 
-/* ---- 0001 initial_schema: SPEC section 3 ---- */
+/*
+ * ---- 0001 initial_schema: SPEC section 3 ----
+ *
+ * users.email is unique twice over: exactly (the look-up index) and as
+ * lower(email), so the database itself keeps emails unique
+ * case-insensitively even if a caller forgot to normalise (SQLite's lower()
+ * folds ASCII only; PostgreSQL's folds all of Unicode).  Times are BIGINT
+ * Unix seconds, NULL when unset; booleans are SMALLINT 0/1 (portable).
+ * audit_events.user_id has no foreign key: the audit trail outlives users.
+ */
 
-#define M0001_UP(AUTO_ID)                                                                      \
-	"CREATE TABLE users (\n"                                                               \
-	"    id VARCHAR(36) NOT NULL PRIMARY KEY,\n"                                           \
-	"    email VARCHAR(320) NOT NULL UNIQUE,\n"                                            \
-	"    password_hash VARCHAR(128) NOT NULL,\n"                                           \
-	"    full_name VARCHAR(255) NULL,\n"                                                   \
-	"    is_active SMALLINT NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),\n"             \
-	"    is_verified SMALLINT NOT NULL DEFAULT 0 CHECK (is_verified IN (0, 1)),\n"         \
-	"    roles VARCHAR(255) NOT NULL DEFAULT 'user',\n"                                    \
-	"    created_at BIGINT NOT NULL,\n"                                                    \
-	"    updated_at BIGINT NOT NULL,\n"                                                    \
-	"    password_changed_at BIGINT NULL\n"                                                \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_users_created_at ON users (created_at, id);\n"                        \
-	"\n"                                                                                   \
-	"CREATE TABLE sessions (\n"                                                            \
-	"    id VARCHAR(36) NOT NULL PRIMARY KEY,\n"                                           \
-	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"          \
-	"    user_agent VARCHAR(255) NOT NULL DEFAULT '',\n"                                   \
-	"    ip VARCHAR(63) NOT NULL DEFAULT '',\n"                                            \
-	"    created_at BIGINT NOT NULL,\n"                                                    \
-	"    last_used_at BIGINT NOT NULL,\n"                                                  \
-	"    expires_at BIGINT NOT NULL,\n"                                                    \
-	"    revoked_at BIGINT NULL\n"                                                         \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_sessions_user_id ON sessions (user_id);\n"                            \
-	"\n"                                                                                   \
-	"CREATE TABLE refresh_tokens (\n"                                                      \
-	"    token_hash CHAR(64) NOT NULL PRIMARY KEY,\n"                                      \
-	"    session_id VARCHAR(36) NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,\n"    \
-	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"          \
-	"    parent_hash CHAR(64) NULL,\n"                                                     \
-	"    issued_at BIGINT NOT NULL,\n"                                                     \
-	"    expires_at BIGINT NOT NULL,\n"                                                    \
-	"    spent_at BIGINT NULL,\n"                                                          \
-	"    replaced_by CHAR(64) NULL\n"                                                      \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_refresh_tokens_session_id ON refresh_tokens (session_id);\n"          \
-	"CREATE INDEX ix_refresh_tokens_user_id ON refresh_tokens (user_id);\n"                \
-	"\n"                                                                                   \
-	"CREATE TABLE one_time_tokens (\n"                                                     \
-	"    token_hash CHAR(64) NOT NULL PRIMARY KEY,\n"                                      \
-	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"          \
-	"    purpose VARCHAR(31) NOT NULL,\n"                                                  \
-	"    created_at BIGINT NOT NULL,\n"                                                    \
-	"    expires_at BIGINT NOT NULL,\n"                                                    \
-	"    used_at BIGINT NULL\n"                                                            \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_one_time_tokens_user_id ON one_time_tokens (user_id);\n"              \
-	"\n"                                                                                   \
-	"CREATE TABLE email_outbox (\n"                                                        \
-	"    id " AUTO_ID ",\n"                                                                \
-	"    recipient VARCHAR(320) NOT NULL,\n"                                               \
-	"    subject TEXT NOT NULL,\n"                                                         \
-	"    body_text TEXT NOT NULL,\n"                                                       \
-	"    body_html TEXT NULL,\n"                                                           \
-	"    created_at BIGINT NOT NULL,\n"                                                    \
-	"    attempts INTEGER NOT NULL DEFAULT 0,\n"                                           \
-	"    next_attempt_at BIGINT NOT NULL,\n"                                               \
-	"    claimed_until BIGINT NULL,\n"                                                     \
-	"    sent_at BIGINT NULL,\n"                                                           \
-	"    failed_at BIGINT NULL,\n"                                                         \
-	"    last_error TEXT NULL\n"                                                           \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_email_outbox_due ON email_outbox (next_attempt_at, id)\n"             \
-	"    WHERE sent_at IS NULL AND failed_at IS NULL;\n"                                   \
-	"\n"                                                                                   \
-	"CREATE TABLE audit_events (\n"                                                        \
-	"    id " AUTO_ID ",\n"                                                                \
-	"    event VARCHAR(64) NOT NULL,\n"                                                    \
-	"    user_id VARCHAR(36) NULL,\n"                                                      \
-	"    ip VARCHAR(63) NULL,\n"                                                           \
-	"    user_agent VARCHAR(255) NULL,\n"                                                  \
-	"    detail TEXT NULL,\n"                                                              \
-	"    created_at BIGINT NOT NULL\n"                                                     \
-	");\n"                                                                                 \
-	"CREATE INDEX ix_audit_events_user_id ON audit_events (user_id, created_at);\n"        \
+#define M0001_UP(AUTO_ID)                                                                          \
+	"CREATE TABLE users (\n"                                                                   \
+	"    id VARCHAR(36) NOT NULL PRIMARY KEY,\n"                                               \
+	"    email VARCHAR(320) NOT NULL UNIQUE,\n"                                                \
+	"    password_hash VARCHAR(128) NOT NULL,\n"                                               \
+	"    full_name VARCHAR(255) NULL,\n"                                                       \
+	"    is_active SMALLINT NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),\n"                 \
+	"    is_verified SMALLINT NOT NULL DEFAULT 0 CHECK (is_verified IN (0, 1)),\n"             \
+	"    roles VARCHAR(255) NOT NULL DEFAULT 'user',\n"                                        \
+	"    created_at BIGINT NOT NULL,\n"                                                        \
+	"    updated_at BIGINT NOT NULL,\n"                                                        \
+	"    password_changed_at BIGINT NULL\n"                                                    \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_users_created_at ON users (created_at, id);\n"                            \
+	"CREATE UNIQUE INDEX ux_users_email_lower ON users (lower(email));\n"                      \
+	"\n"                                                                                       \
+	"CREATE TABLE sessions (\n"                                                                \
+	"    id VARCHAR(36) NOT NULL PRIMARY KEY,\n"                                               \
+	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"              \
+	"    user_agent VARCHAR(255) NOT NULL DEFAULT '',\n"                                       \
+	"    ip VARCHAR(63) NOT NULL DEFAULT '',\n"                                                \
+	"    created_at BIGINT NOT NULL,\n"                                                        \
+	"    last_used_at BIGINT NOT NULL,\n"                                                      \
+	"    expires_at BIGINT NOT NULL,\n"                                                        \
+	"    revoked_at BIGINT NULL\n"                                                             \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_sessions_user_id ON sessions (user_id);\n"                                \
+	"\n"                                                                                       \
+	"CREATE TABLE refresh_tokens (\n"                                                          \
+	"    token_hash CHAR(64) NOT NULL PRIMARY KEY,\n"                                          \
+	"    session_id VARCHAR(36) NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,\n"        \
+	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"              \
+	"    parent_hash CHAR(64) NULL,\n"                                                         \
+	"    issued_at BIGINT NOT NULL,\n"                                                         \
+	"    expires_at BIGINT NOT NULL,\n"                                                        \
+	"    spent_at BIGINT NULL,\n"                                                              \
+	"    replaced_by CHAR(64) NULL\n"                                                          \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_refresh_tokens_session_id ON refresh_tokens (session_id);\n"              \
+	"CREATE INDEX ix_refresh_tokens_user_id ON refresh_tokens (user_id);\n"                    \
+	"\n"                                                                                       \
+	"CREATE TABLE one_time_tokens (\n"                                                         \
+	"    token_hash CHAR(64) NOT NULL PRIMARY KEY,\n"                                          \
+	"    user_id VARCHAR(36) NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"              \
+	"    purpose VARCHAR(31) NOT NULL,\n"                                                      \
+	"    created_at BIGINT NOT NULL,\n"                                                        \
+	"    expires_at BIGINT NOT NULL,\n"                                                        \
+	"    used_at BIGINT NULL\n"                                                                \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_one_time_tokens_user_id ON one_time_tokens (user_id);\n"                  \
+	"\n"                                                                                       \
+	"CREATE TABLE email_outbox (\n"                                                            \
+	"    id " AUTO_ID ",\n"                                                                    \
+	"    recipient VARCHAR(320) NOT NULL,\n"                                                   \
+	"    subject TEXT NOT NULL,\n"                                                             \
+	"    body_text TEXT NOT NULL,\n"                                                           \
+	"    body_html TEXT NULL,\n"                                                               \
+	"    created_at BIGINT NOT NULL,\n"                                                        \
+	"    attempts INTEGER NOT NULL DEFAULT 0,\n"                                               \
+	"    next_attempt_at BIGINT NOT NULL,\n"                                                   \
+	"    claimed_until BIGINT NULL,\n"                                                         \
+	"    sent_at BIGINT NULL,\n"                                                               \
+	"    failed_at BIGINT NULL,\n"                                                             \
+	"    last_error TEXT NULL\n"                                                               \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_email_outbox_due ON email_outbox (next_attempt_at, id)\n"                 \
+	"    WHERE sent_at IS NULL AND failed_at IS NULL;\n"                                       \
+	"\n"                                                                                       \
+	"CREATE TABLE audit_events (\n"                                                            \
+	"    id " AUTO_ID ",\n"                                                                    \
+	"    event VARCHAR(64) NOT NULL,\n"                                                        \
+	"    user_id VARCHAR(36) NULL,\n"                                                          \
+	"    ip VARCHAR(63) NULL,\n"                                                               \
+	"    user_agent VARCHAR(255) NULL,\n"                                                      \
+	"    detail TEXT NULL,\n"                                                                  \
+	"    created_at BIGINT NOT NULL\n"                                                         \
+	");\n"                                                                                     \
+	"CREATE INDEX ix_audit_events_user_id ON audit_events (user_id, created_at);\n"            \
 	"CREATE INDEX ix_audit_events_created_at ON audit_events (created_at);\n"
 
 /* Children before parents; indexes go with their tables. */
 static const char m0001_down[] = "DROP TABLE audit_events;\n"
-				 "DROP TABLE email_outbox;\n"
-				 "DROP TABLE one_time_tokens;\n"
-				 "DROP TABLE refresh_tokens;\n"
-				 "DROP TABLE sessions;\n"
-				 "DROP TABLE users;\n";
+                                 "DROP TABLE email_outbox;\n"
+                                 "DROP TABLE one_time_tokens;\n"
+                                 "DROP TABLE refresh_tokens;\n"
+                                 "DROP TABLE sessions;\n"
+                                 "DROP TABLE users;\n";
 
 static const char m0001_up_sqlite[] = M0001_UP("INTEGER PRIMARY KEY AUTOINCREMENT");
 static const char m0001_up_pg[] = M0001_UP("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
 
 static const struct migration builtin[] = {
-	{1, "initial_schema", m0001_up_sqlite, m0001_up_pg, m0001_down, m0001_down},
+        {1, "initial_schema", m0001_up_sqlite, m0001_up_pg, m0001_down, m0001_down},
 };
 
-const struct migration *
-migrations_builtin(size_t *n)
+const struct migration *migrations_builtin(size_t *n)
 {
 	*n = sizeof(builtin) / sizeof(builtin[0]);
 	return builtin;
@@ -146,18 +155,17 @@ migrations_builtin(size_t *n)
 
 /* Portable: created by the runner before anything else (under the lock). */
 static const char schema_migrations_ddl[] = "CREATE TABLE IF NOT EXISTS schema_migrations (\n"
-					    "    version INTEGER NOT NULL PRIMARY KEY,\n"
-					    "    name VARCHAR(63) NOT NULL,\n"
-					    "    applied_at BIGINT NOT NULL\n"
-					    ");\n";
+                                            "    version INTEGER NOT NULL PRIMARY KEY,\n"
+                                            "    name VARCHAR(63) NOT NULL,\n"
+                                            "    applied_at BIGINT NOT NULL\n"
+                                            ");\n";
 
 /* ---- helpers ---- */
 
 static void say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void complain(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void
-say(FILE *out, const char *fmt, ...)
+static void say(FILE *out, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -170,8 +178,7 @@ say(FILE *out, const char *fmt, ...)
 }
 
 /* A problem the operator must read: to out when given, else to the log. */
-static void
-complain(FILE *out, const char *fmt, ...)
+static void complain(FILE *out, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -185,21 +192,18 @@ complain(FILE *out, const char *fmt, ...)
 		log_error("migrations: %s", msg);
 }
 
-static const char *
-up_sql(const struct store_conn *c, const struct migration *m)
+static const char *up_sql(const struct store_conn *c, const struct migration *m)
 {
 	return c->be->kind == DB_POSTGRES ? m->up_pg : m->up_sqlite;
 }
 
-static const char *
-down_sql(const struct store_conn *c, const struct migration *m)
+static const char *down_sql(const struct store_conn *c, const struct migration *m)
 {
 	return c->be->kind == DB_POSTGRES ? m->down_pg : m->down_sqlite;
 }
 
 /* The list is well formed for this backend: numbers increase, all scripts exist. */
-static bool
-list_ok(const struct store_conn *c, const struct migration *list, size_t n, FILE *out)
+static bool list_ok(const struct store_conn *c, const struct migration *list, size_t n, FILE *out)
 {
 	int prev = 0;
 
@@ -211,12 +215,12 @@ list_ok(const struct store_conn *c, const struct migration *list, size_t n, FILE
 		}
 		if (!m->name || !m->name[0] || strlen(m->name) >= STORE_MIGRATION_NAME_LEN) {
 			complain(out, "migration %04d has no name or one longer than %d bytes",
-				 m->version, STORE_MIGRATION_NAME_LEN - 1);
+			         m->version, STORE_MIGRATION_NAME_LEN - 1);
 			return false;
 		}
 		if (!up_sql(c, m) || !down_sql(c, m)) {
 			complain(out, "migration %04d %s has no %s script", m->version, m->name,
-				 c->be->name);
+			         c->be->name);
 			return false;
 		}
 		prev = m->version;
@@ -224,8 +228,7 @@ list_ok(const struct store_conn *c, const struct migration *list, size_t n, FILE
 	return true;
 }
 
-static const struct migration *
-find(const struct migration *list, size_t n, int version)
+static const struct migration *find(const struct migration *list, size_t n, int version)
 {
 	for (size_t i = 0; i < n; i++)
 		if (list[i].version == version)
@@ -233,8 +236,8 @@ find(const struct migration *list, size_t n, int version)
 	return NULL;
 }
 
-static const struct store_migration_row *
-find_row(const struct store_migration_row *rows, size_t n, int version)
+static const struct store_migration_row *find_row(const struct store_migration_row *rows, size_t n,
+                                                  int version)
 {
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].version == version)
@@ -243,8 +246,7 @@ find_row(const struct store_migration_row *rows, size_t n, int version)
 }
 
 /* Whether version has a row, as seen now (inside the step's transaction). */
-static enum store_rc
-is_applied(struct store_conn *c, int version, bool *yes)
+static enum store_rc is_applied(struct store_conn *c, int version, bool *yes)
 {
 	struct store_migration_row *rows = NULL;
 	size_t n = 0;
@@ -255,8 +257,7 @@ is_applied(struct store_conn *c, int version, bool *yes)
 	return rc;
 }
 
-static void
-format_time(int64_t t, char *buf, size_t len)
+static void format_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -265,8 +266,7 @@ format_time(int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "@%lld", (long long)t);
 }
 
-static bool
-preconditions(struct store_conn *c, const struct migration *list, size_t n, FILE *out)
+static bool preconditions(struct store_conn *c, const struct migration *list, size_t n, FILE *out)
 {
 	if (!c || (!list && n > 0)) {
 		log_error("migrations: called without a connection or a list");
@@ -284,8 +284,8 @@ preconditions(struct store_conn *c, const struct migration *list, size_t n, FILE
 enum step_dir { STEP_UP, STEP_DOWN };
 
 /* *done: false when a concurrent runner did the step first. */
-static enum store_rc
-run_step(struct store_conn *c, const struct migration *m, enum step_dir dir, bool *done, FILE *out)
+static enum store_rc run_step(struct store_conn *c, const struct migration *m, enum step_dir dir,
+                              bool *done, FILE *out)
 {
 	const struct store_backend *be = c->be;
 	bool applied = false;
@@ -322,20 +322,21 @@ run_step(struct store_conn *c, const struct migration *m, enum step_dir dir, boo
 fail:
 	be->rollback(c);
 	if (dir == STEP_UP)
-		complain(out, "migration %04d %s failed (details in the log); nothing of it was applied",
-			 m->version, m->name);
+		complain(out,
+		         "migration %04d %s failed (details in the log); nothing of it was applied",
+		         m->version, m->name);
 	else
-		complain(out, "rolling back migration %04d %s failed (details in the log); it is still "
-			 "applied",
-			 m->version, m->name);
+		complain(out,
+		         "rolling back migration %04d %s failed (details in the log); it is still "
+		         "applied",
+		         m->version, m->name);
 	return rc == STORE_OK || rc == STORE_NOT_FOUND || rc == STORE_CONFLICT ? STORE_ERROR : rc;
 }
 
 /* ---- the runners ---- */
 
-enum store_rc
-migrations_version(struct store_conn *c, const struct migration *list, size_t n, int *current,
-		   int *latest)
+enum store_rc migrations_version(struct store_conn *c, const struct migration *list, size_t n,
+                                 int *current, int *latest)
 {
 	struct store_migration_row *rows = NULL;
 	size_t nrows = 0;
@@ -358,9 +359,8 @@ migrations_version(struct store_conn *c, const struct migration *list, size_t n,
 	return STORE_OK;
 }
 
-enum store_rc
-migrations_up(struct store_conn *c, const struct migration *list, size_t n, int *applied,
-	      FILE *out)
+enum store_rc migrations_up(struct store_conn *c, const struct migration *list, size_t n,
+                            int *applied, FILE *out)
 {
 	struct store_migration_row *rows = NULL;
 	size_t nrows = 0;
@@ -411,9 +411,8 @@ out:
 	return rc;
 }
 
-enum store_rc
-migrations_down(struct store_conn *c, const struct migration *list, size_t n, int steps,
-		FILE *out)
+enum store_rc migrations_down(struct store_conn *c, const struct migration *list, size_t n,
+                              int steps, FILE *out)
 {
 	struct store_migration_row *rows = NULL;
 	size_t nrows = 0;
@@ -435,8 +434,8 @@ migrations_down(struct store_conn *c, const struct migration *list, size_t n, in
 		goto out;
 	if ((size_t)steps > nrows) {
 		complain(out,
-			 "cannot roll back %d migration(s): only %zu applied; nothing was changed",
-			 steps, nrows);
+		         "cannot roll back %d migration(s): only %zu applied; nothing was changed",
+		         steps, nrows);
 		rc = STORE_ERROR;
 		goto out;
 	}
@@ -445,9 +444,9 @@ migrations_down(struct store_conn *c, const struct migration *list, size_t n, in
 		const struct store_migration_row *r = &rows[nrows - 1 - (size_t)i];
 		if (!find(list, n, r->version)) {
 			complain(out,
-				 "migration %04d %s is applied but unknown to this binary: roll "
-				 "it back with the release that applied it; nothing was changed",
-				 r->version, r->name);
+			         "migration %04d %s is applied but unknown to this binary: roll "
+			         "it back with the release that applied it; nothing was changed",
+			         r->version, r->name);
 			rc = STORE_ERROR;
 			goto out;
 		}
@@ -470,8 +469,8 @@ out:
 	return rc;
 }
 
-enum store_rc
-migrations_status(struct store_conn *c, const struct migration *list, size_t n, FILE *out)
+enum store_rc migrations_status(struct store_conn *c, const struct migration *list, size_t n,
+                                FILE *out)
 {
 	struct store_migration_row *rows = NULL;
 	size_t nrows = 0;
@@ -500,7 +499,7 @@ migrations_status(struct store_conn *c, const struct migration *list, size_t n, 
 		if (r) {
 			format_time(r->applied_at, when, sizeof(when));
 			fprintf(out, "%04d %-*s  applied %s\n", list[i].version, width,
-				list[i].name, when);
+			        list[i].name, when);
 		} else {
 			fprintf(out, "%04d %-*s  pending\n", list[i].version, width, list[i].name);
 		}
@@ -510,7 +509,7 @@ migrations_status(struct store_conn *c, const struct migration *list, size_t n, 
 			continue;
 		format_time(rows[i].applied_at, when, sizeof(when));
 		fprintf(out, "%04d %-*s  applied %s (unknown to this binary)\n", rows[i].version,
-			width, rows[i].name, when);
+		        width, rows[i].name, when);
 	}
 done:
 	free(rows);
@@ -519,8 +518,7 @@ done:
 
 /* ---- store.h entry points: the built-in list ---- */
 
-enum store_rc
-store_schema_version(struct store_conn *c, int *current, int *latest)
+enum store_rc store_schema_version(struct store_conn *c, int *current, int *latest)
 {
 	size_t n;
 	const struct migration *list = migrations_builtin(&n);
@@ -528,8 +526,7 @@ store_schema_version(struct store_conn *c, int *current, int *latest)
 	return migrations_version(c, list, n, current, latest);
 }
 
-enum store_rc
-store_migrate_up(struct store_conn *c, int *applied, FILE *out)
+enum store_rc store_migrate_up(struct store_conn *c, int *applied, FILE *out)
 {
 	size_t n;
 	const struct migration *list = migrations_builtin(&n);
@@ -537,8 +534,7 @@ store_migrate_up(struct store_conn *c, int *applied, FILE *out)
 	return migrations_up(c, list, n, applied, out);
 }
 
-enum store_rc
-store_migrate_down(struct store_conn *c, int n_steps, FILE *out)
+enum store_rc store_migrate_down(struct store_conn *c, int n_steps, FILE *out)
 {
 	size_t n;
 	const struct migration *list = migrations_builtin(&n);
@@ -546,8 +542,7 @@ store_migrate_down(struct store_conn *c, int n_steps, FILE *out)
 	return migrations_down(c, list, n, n_steps, out);
 }
 
-enum store_rc
-store_migrate_status(struct store_conn *c, FILE *out)
+enum store_rc store_migrate_status(struct store_conn *c, FILE *out)
 {
 	size_t n;
 	const struct migration *list = migrations_builtin(&n);

@@ -35,12 +35,12 @@ const struct migration *migrations_builtin(size_t *n);
 
 /* Runners on an explicit list (see the store_* equivalents in store.h). */
 enum store_rc migrations_version(struct store_conn *c, const struct migration *list, size_t n,
-				 int *current, int *latest);
+                                 int *current, int *latest);
 enum store_rc migrations_up(struct store_conn *c, const struct migration *list, size_t n,
-			    int *applied, FILE *out);
+                            int *applied, FILE *out);
 enum store_rc migrations_down(struct store_conn *c, const struct migration *list, size_t n,
-			      int steps, FILE *out);
+                              int steps, FILE *out);
 enum store_rc migrations_status(struct store_conn *c, const struct migration *list, size_t n,
-				FILE *out);
+                                FILE *out);
 
 #endif

@@ -93,89 +93,93 @@ enum stmt_id {
 	ST_COUNT
 };
 
-#define USER_COLS                                                                              \
-	"id, email, password_hash, full_name, is_active, is_verified, roles, created_at, "     \
+#define USER_COLS                                                                                  \
+	"id, email, password_hash, full_name, is_active, is_verified, roles, created_at, "         \
 	"updated_at, password_changed_at"
 #define SESSION_COLS "id, user_id, user_agent, ip, created_at, last_used_at, expires_at, revoked_at"
-#define REFRESH_COLS                                                                           \
-	"token_hash, session_id, user_id, parent_hash, issued_at, expires_at, spent_at, "      \
+#define REFRESH_COLS                                                                               \
+	"token_hash, session_id, user_id, parent_hash, issued_at, expires_at, spent_at, "          \
 	"replaced_by"
 #define EMAIL_MATCHES "(?1 IS NULL OR lower(email) LIKE ?1 ESCAPE '\\')"
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_PING] = "SELECT 1 FROM sqlite_master LIMIT 1",
-	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-	[ST_BEGIN_DEFERRED] = "BEGIN DEFERRED",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SAVEPOINT] = "SAVEPOINT store_local",
-	[ST_RELEASE] = "RELEASE store_local",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO store_local",
+        [ST_PING] = "SELECT 1 FROM sqlite_master LIMIT 1",
+        [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+        [ST_BEGIN_DEFERRED] = "BEGIN DEFERRED",
+        [ST_COMMIT] = "COMMIT",
+        [ST_ROLLBACK] = "ROLLBACK",
+        [ST_SAVEPOINT] = "SAVEPOINT store_local",
+        [ST_RELEASE] = "RELEASE store_local",
+        [ST_ROLLBACK_TO] = "ROLLBACK TO store_local",
 
-	[ST_MIG_TABLE_EXISTS] = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
-				"'schema_migrations'",
-	[ST_MIG_LIST] = "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",
-	[ST_MIG_RECORD] = "INSERT INTO schema_migrations (version, name, applied_at) "
-			  "VALUES (?1, ?2, ?3)",
-	[ST_MIG_FORGET] = "DELETE FROM schema_migrations WHERE version = ?1",
+        [ST_MIG_TABLE_EXISTS] = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                                "'schema_migrations'",
+        [ST_MIG_LIST] = "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",
+        [ST_MIG_RECORD] = "INSERT INTO schema_migrations (version, name, applied_at) "
+                          "VALUES (?1, ?2, ?3)",
+        [ST_MIG_FORGET] = "DELETE FROM schema_migrations WHERE version = ?1",
 
-	[ST_USER_INSERT] = "INSERT INTO users (" USER_COLS ") "
-			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
-	[ST_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
-	[ST_USER_UPDATE] = "UPDATE users SET email = ?2, password_hash = ?3, full_name = ?4, "
-			   "is_active = ?5, is_verified = ?6, roles = ?7, updated_at = ?8, "
-			   "password_changed_at = ?9 WHERE id = ?1",
-	[ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users WHERE " EMAIL_MATCHES
-			 " ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
-	[ST_USER_COUNT] = "SELECT count(*) FROM users WHERE " EMAIL_MATCHES,
+        [ST_USER_INSERT] = "INSERT INTO users (" USER_COLS ") "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+        [ST_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
+        [ST_USER_UPDATE] = "UPDATE users SET email = ?2, password_hash = ?3, full_name = ?4, "
+                           "is_active = ?5, is_verified = ?6, roles = ?7, updated_at = ?8, "
+                           "password_changed_at = ?9 WHERE id = ?1",
+        [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+        [ST_USER_LIST] = "SELECT " USER_COLS " FROM users WHERE " EMAIL_MATCHES
+                         " ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+        [ST_USER_COUNT] = "SELECT count(*) FROM users WHERE " EMAIL_MATCHES,
 
-	[ST_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") "
-			      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_SESSION_BY_ID] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1",
-	[ST_SESSION_LIST_ACTIVE] = "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ?1 "
-				   "AND revoked_at IS NULL AND expires_at > ?2 "
-				   "ORDER BY created_at DESC, id",
-	[ST_SESSION_TOUCH] = "UPDATE sessions SET last_used_at = ?2 "
-			     "WHERE id = ?1 AND revoked_at IS NULL",
-	[ST_SESSION_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 "
-			      "AND (?2 IS NULL OR user_id = ?2) AND revoked_at IS NULL "
-			      "AND expires_at > ?3",
-	[ST_SESSION_REVOKE_ALL] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1 "
-				  "AND (?2 IS NULL OR id <> ?2) AND revoked_at IS NULL",
+        [ST_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [ST_SESSION_BY_ID] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1",
+        [ST_SESSION_LIST_ACTIVE] = "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ?1 "
+                                   "AND revoked_at IS NULL AND expires_at > ?2 "
+                                   "ORDER BY created_at DESC, id",
+        [ST_SESSION_TOUCH] = "UPDATE sessions SET last_used_at = ?2 "
+                             "WHERE id = ?1 AND revoked_at IS NULL",
+        [ST_SESSION_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 "
+                              "AND (?2 IS NULL OR user_id = ?2) AND revoked_at IS NULL "
+                              "AND expires_at > ?3",
+        [ST_SESSION_REVOKE_ALL] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1 "
+                                  "AND (?2 IS NULL OR id <> ?2) AND revoked_at IS NULL",
 
-	[ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (" REFRESH_COLS ") "
-			      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_REFRESH_BY_HASH] = "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
-	[ST_REFRESH_SPEND] = "UPDATE refresh_tokens SET spent_at = ?3, replaced_by = ?2 "
-			     "WHERE token_hash = ?1 AND spent_at IS NULL",
-	[ST_REFRESH_EXISTS] = "SELECT 1 FROM refresh_tokens WHERE token_hash = ?1",
+        [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (" REFRESH_COLS ") "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [ST_REFRESH_BY_HASH] = "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
+        [ST_REFRESH_SPEND] = "UPDATE refresh_tokens SET spent_at = ?3, replaced_by = ?2 "
+                             "WHERE token_hash = ?1 AND spent_at IS NULL",
+        [ST_REFRESH_EXISTS] = "SELECT 1 FROM refresh_tokens WHERE token_hash = ?1",
 
-	[ST_ONETIME_INSERT] = "INSERT INTO one_time_tokens (token_hash, user_id, purpose, "
-			      "created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_ONETIME_CONSUME] = "UPDATE one_time_tokens SET used_at = ?3 WHERE token_hash = ?1 "
-			       "AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 "
-			       "RETURNING user_id",
+        [ST_ONETIME_INSERT] = "INSERT INTO one_time_tokens (token_hash, user_id, purpose, "
+                              "created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [ST_ONETIME_CONSUME] = "UPDATE one_time_tokens SET used_at = ?3 WHERE token_hash = ?1 "
+                               "AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3 "
+                               "RETURNING user_id",
 
-	[ST_OUTBOX_ADD] = "INSERT INTO email_outbox (recipient, subject, body_text, body_html, "
-			  "created_at, attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5)",
-	[ST_OUTBOX_CLAIM] = "UPDATE email_outbox SET claimed_until = ?2 WHERE id = ("
-			    "SELECT id FROM email_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
-			    "AND next_attempt_at <= ?1 "
-			    "AND (claimed_until IS NULL OR claimed_until < ?1) "
-			    "ORDER BY id LIMIT 1) "
-			    "RETURNING id, recipient, subject, body_text, body_html, created_at, "
-			    "attempts",
-	[ST_OUTBOX_SENT] = "UPDATE email_outbox SET sent_at = ?2, claimed_until = NULL WHERE id = ?1",
-	[ST_OUTBOX_FAILED] = "UPDATE email_outbox SET attempts = attempts + 1, last_error = ?2, "
-			     "next_attempt_at = ?3, failed_at = ?4, claimed_until = NULL "
-			     "WHERE id = ?1",
-	[ST_OUTBOX_PENDING] = "SELECT count(*) FROM email_outbox "
-			      "WHERE sent_at IS NULL AND failed_at IS NULL",
+        [ST_OUTBOX_ADD] =
+                "INSERT INTO email_outbox (recipient, subject, body_text, body_html, "
+                "created_at, attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5)",
+        [ST_OUTBOX_CLAIM] =
+                "UPDATE email_outbox SET claimed_until = ?2 WHERE id = ("
+                "SELECT id FROM email_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
+                "AND next_attempt_at <= ?1 "
+                "AND (claimed_until IS NULL OR claimed_until < ?1) "
+                "ORDER BY id LIMIT 1) "
+                "RETURNING id, recipient, subject, body_text, body_html, created_at, "
+                "attempts",
+        [ST_OUTBOX_SENT] =
+                "UPDATE email_outbox SET sent_at = ?2, claimed_until = NULL WHERE id = ?1",
+        [ST_OUTBOX_FAILED] = "UPDATE email_outbox SET attempts = attempts + 1, last_error = ?2, "
+                             "next_attempt_at = ?3, failed_at = ?4, claimed_until = NULL "
+                             "WHERE id = ?1",
+        [ST_OUTBOX_PENDING] = "SELECT count(*) FROM email_outbox "
+                              "WHERE sent_at IS NULL AND failed_at IS NULL",
 
-	[ST_AUDIT] = "INSERT INTO audit_events (event, user_id, ip, user_agent, detail, created_at) "
-		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [ST_AUDIT] =
+                "INSERT INTO audit_events (event, user_id, ip, user_agent, detail, created_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct sqlite_conn {
@@ -183,8 +187,7 @@ struct sqlite_conn {
 	sqlite3_stmt *stmts[ST_COUNT];
 };
 
-static struct sqlite_conn *
-sq(struct store_conn *c)
+static struct sqlite_conn *sq(struct store_conn *c)
 {
 	return c->impl;
 }
@@ -192,8 +195,7 @@ sq(struct store_conn *c)
 /* ---- errors ---- */
 
 /* Map a failed SQLite call to a store_rc, logging real errors. */
-static enum store_rc
-fail(struct sqlite_conn *s, int rc, const char *what)
+static enum store_rc fail(struct sqlite_conn *s, int rc, const char *what)
 {
 	switch (rc) {
 	case SQLITE_CONSTRAINT_UNIQUE:
@@ -208,7 +210,7 @@ fail(struct sqlite_conn *s, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		log_warning("store: sqlite: %s: database locked for more than %d ms: %s", what,
-			    BUSY_TIMEOUT_MS, sqlite3_errmsg(s->db));
+		            BUSY_TIMEOUT_MS, sqlite3_errmsg(s->db));
 		return STORE_UNAVAILABLE;
 	default:
 		log_error("store: sqlite: %s: %s (code %d)", what, sqlite3_errmsg(s->db), rc);
@@ -219,18 +221,17 @@ fail(struct sqlite_conn *s, int rc, const char *what)
 /* ---- statement cache ---- */
 
 /* The cached statement for id, prepared on first use; NULL (logged) on error. */
-static sqlite3_stmt *
-stmt(struct sqlite_conn *s, enum stmt_id id)
+static sqlite3_stmt *stmt(struct sqlite_conn *s, enum stmt_id id)
 {
 	int rc;
 
 	if (s->stmts[id])
 		return s->stmts[id];
 	rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
-				NULL);
+	                        NULL);
 	if (rc != SQLITE_OK) {
 		log_error("store: sqlite: cannot prepare \"%s\": %s", stmt_sql[id],
-			  sqlite3_errmsg(s->db));
+		          sqlite3_errmsg(s->db));
 		sqlite3_finalize(s->stmts[id]);
 		s->stmts[id] = NULL;
 	}
@@ -238,8 +239,7 @@ stmt(struct sqlite_conn *s, enum stmt_id id)
 }
 
 /* Give a cached statement back: no snapshot, no lock, no bound values kept. */
-static void
-done(sqlite3_stmt *st)
+static void done(sqlite3_stmt *st)
 {
 	if (st) {
 		sqlite3_reset(st);
@@ -256,8 +256,7 @@ struct binder {
 	int rc;
 };
 
-static void
-b_text(struct binder *b, int i, const char *v)
+static void b_text(struct binder *b, int i, const char *v)
 {
 	if (b->rc != SQLITE_OK)
 		return;
@@ -265,22 +264,19 @@ b_text(struct binder *b, int i, const char *v)
 }
 
 /* Optional string: NULL or "" is stored as NULL. */
-static void
-b_opt_text(struct binder *b, int i, const char *v)
+static void b_opt_text(struct binder *b, int i, const char *v)
 {
 	b_text(b, i, v && v[0] ? v : NULL);
 }
 
-static void
-b_i64(struct binder *b, int i, int64_t v)
+static void b_i64(struct binder *b, int i, int64_t v)
 {
 	if (b->rc == SQLITE_OK)
 		b->rc = sqlite3_bind_int64(b->st, i, v);
 }
 
 /* Optional time: 0 is stored as NULL. */
-static void
-b_opt_time(struct binder *b, int i, int64_t v)
+static void b_opt_time(struct binder *b, int i, int64_t v)
 {
 	if (b->rc != SQLITE_OK)
 		return;
@@ -293,8 +289,7 @@ struct reader {
 	bool bad;
 };
 
-static void
-r_text(struct reader *r, int col, char *dst, size_t cap, const char *what)
+static void r_text(struct reader *r, int col, char *dst, size_t cap, const char *what)
 {
 	const unsigned char *p;
 	int len;
@@ -310,9 +305,10 @@ r_text(struct reader *r, int col, char *dst, size_t cap, const char *what)
 		return;
 	}
 	if ((size_t)len >= cap) {
-		log_error("store: sqlite: %s holds %d bytes, more than the %zu this record has room "
-			  "for",
-			  what, len, cap - 1);
+		log_error(
+		        "store: sqlite: %s holds %d bytes, more than the %zu this record has room "
+		        "for",
+		        what, len, cap - 1);
 		r->bad = true;
 		return;
 	}
@@ -321,8 +317,7 @@ r_text(struct reader *r, int col, char *dst, size_t cap, const char *what)
 }
 
 /* A malloc'ed copy of a text column; NULL for SQL NULL. */
-static char *
-r_dup(struct reader *r, int col, const char *what)
+static char *r_dup(struct reader *r, int col, const char *what)
 {
 	const unsigned char *p;
 	int len;
@@ -343,15 +338,13 @@ r_dup(struct reader *r, int col, const char *what)
 	return v;
 }
 
-static int64_t
-r_i64(struct reader *r, int col)
+static int64_t r_i64(struct reader *r, int col)
 {
 	return sqlite3_column_int64(r->st, col); /* NULL reads as 0 */
 }
 
 /* Run a statement that returns no rows. */
-static enum store_rc
-run(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
+static enum store_rc run(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	enum store_rc out = rc == SQLITE_DONE ? STORE_OK : fail(s, rc, what);
@@ -360,8 +353,7 @@ run(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
 	return out;
 }
 
-static enum store_rc
-run_id(struct sqlite_conn *s, enum stmt_id id, const char *what)
+static enum store_rc run_id(struct sqlite_conn *s, enum stmt_id id, const char *what)
 {
 	sqlite3_stmt *st = stmt(s, id);
 
@@ -369,8 +361,7 @@ run_id(struct sqlite_conn *s, enum stmt_id id, const char *what)
 }
 
 /* Run an UPDATE/DELETE: NOT_FOUND when it changed no row. */
-static enum store_rc
-run_change(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
+static enum store_rc run_change(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
 {
 	enum store_rc rc = run(s, st, what);
 
@@ -383,8 +374,7 @@ run_change(struct sqlite_conn *s, sqlite3_stmt *st, const char *what)
 
 enum local_tx { LTX_OWN, LTX_SAVEPOINT };
 
-static enum store_rc
-local_begin(struct sqlite_conn *s, bool write, enum local_tx *how)
+static enum store_rc local_begin(struct sqlite_conn *s, bool write, enum local_tx *how)
 {
 	if (sqlite3_get_autocommit(s->db)) {
 		*how = LTX_OWN;
@@ -395,8 +385,7 @@ local_begin(struct sqlite_conn *s, bool write, enum local_tx *how)
 }
 
 /* Commit (ok) or undo (!ok) what happened since local_begin; returns rc or the end's error. */
-static enum store_rc
-local_end(struct sqlite_conn *s, enum local_tx how, enum store_rc rc)
+static enum store_rc local_end(struct sqlite_conn *s, enum local_tx how, enum store_rc rc)
 {
 	bool ok = rc == STORE_OK || rc == STORE_NOT_FOUND;
 	enum store_rc end;
@@ -426,8 +415,7 @@ local_end(struct sqlite_conn *s, enum local_tx how, enum store_rc rc)
 static void sqlite_disconnect(void *impl);
 
 /* Run a one-row PRAGMA and copy its text answer. */
-static int
-pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -447,8 +435,7 @@ pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
 	return rc;
 }
 
-static void *
-sqlite_connect(const struct config *cfg, char *err, size_t errlen)
+static void *sqlite_connect(const struct config *cfg, char *err, size_t errlen)
 {
 	struct sqlite_conn *s = NULL;
 	const char *path = cfg->db.sqlite_path;
@@ -462,9 +449,9 @@ sqlite_connect(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
 		snprintf(err, errlen,
-			 "SQLite database path \"%s\" is not a plain file path: in-memory and URI "
-			 "databases are not supported (use e.g. sqlite:///./auth.db)",
-			 path);
+		         "SQLite database path \"%s\" is not a plain file path: in-memory and URI "
+		         "databases are not supported (use e.g. sqlite:///./auth.db)",
+		         path);
 		return NULL;
 	}
 	if (!sqlite3_threadsafe()) {
@@ -474,10 +461,11 @@ sqlite_connect(const struct config *cfg, char *err, size_t errlen)
 
 	s = xcalloc(1, sizeof(*s));
 	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open SQLite database %s: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -486,20 +474,21 @@ sqlite_connect(const struct config *cfg, char *err, size_t errlen)
 	rc = pragma_text(s->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot use SQLite database %s: %s", path,
-			 sqlite3_errmsg(s->db));
+		         sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if (strcmp(val, "wal") != 0) {
 		snprintf(err, errlen,
-			 "SQLite database %s: WAL journal mode refused (journal_mode is \"%s\"); "
-			 "put the file on a local file system",
-			 path, val);
+		         "SQLite database %s: WAL journal mode refused (journal_mode is \"%s\"); "
+		         "put the file on a local file system",
+		         path, val);
 		goto fail;
 	}
 	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", NULL, NULL,
-			  &msg);
+	                  &msg);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "SQLite database %s: %s", path, msg ? msg : sqlite3_errstr(rc));
+		snprintf(err, errlen, "SQLite database %s: %s", path,
+		         msg ? msg : sqlite3_errstr(rc));
 		goto fail;
 	}
 	rc = pragma_text(s->db, "PRAGMA foreign_keys", val, sizeof(val));
@@ -515,8 +504,7 @@ fail:
 	return NULL;
 }
 
-static void
-sqlite_disconnect(void *impl)
+static void sqlite_disconnect(void *impl)
 {
 	struct sqlite_conn *s = impl;
 
@@ -529,14 +517,12 @@ sqlite_disconnect(void *impl)
 	free(s);
 }
 
-static bool
-sqlite_usable(struct store_conn *c)
+static bool sqlite_usable(struct store_conn *c)
 {
 	return sq(c)->db != NULL;
 }
 
-static enum store_rc
-sqlite_ping(struct store_conn *c)
+static enum store_rc sqlite_ping(struct store_conn *c)
 {
 	struct sqlite_conn *s = sq(c);
 	sqlite3_stmt *st = stmt(s, ST_PING);
@@ -553,14 +539,12 @@ sqlite_ping(struct store_conn *c)
 
 /* ---- transactions ---- */
 
-static enum store_rc
-sqlite_begin(struct store_conn *c)
+static enum store_rc sqlite_begin(struct store_conn *c)
 {
 	return run_id(sq(c), ST_BEGIN_IMMEDIATE, "begin");
 }
 
-static enum store_rc
-sqlite_commit(struct store_conn *c)
+static enum store_rc sqlite_commit(struct store_conn *c)
 {
 	struct sqlite_conn *s = sq(c);
 	enum store_rc rc = run_id(s, ST_COMMIT, "commit");
@@ -570,8 +554,7 @@ sqlite_commit(struct store_conn *c)
 	return rc;
 }
 
-static void
-sqlite_rollback(struct store_conn *c)
+static void sqlite_rollback(struct store_conn *c)
 {
 	struct sqlite_conn *s = sq(c);
 
@@ -579,16 +562,14 @@ sqlite_rollback(struct store_conn *c)
 		run_id(s, ST_ROLLBACK, "rollback");
 }
 
-static bool
-sqlite_in_transaction(struct store_conn *c)
+static bool sqlite_in_transaction(struct store_conn *c)
 {
 	return !sqlite3_get_autocommit(sq(c)->db);
 }
 
 /* ---- migration primitives ---- */
 
-static enum store_rc
-sqlite_exec_script(struct store_conn *c, const char *sql)
+static enum store_rc sqlite_exec_script(struct store_conn *c, const char *sql)
 {
 	struct sqlite_conn *s = sq(c);
 	char *msg = NULL;
@@ -601,8 +582,8 @@ sqlite_exec_script(struct store_conn *c, const char *sql)
 	return (rc & 0xff) == SQLITE_BUSY ? STORE_UNAVAILABLE : STORE_ERROR;
 }
 
-static enum store_rc
-sqlite_applied_versions(struct store_conn *c, struct store_migration_row **rows, size_t *n)
+static enum store_rc sqlite_applied_versions(struct store_conn *c,
+                                             struct store_migration_row **rows, size_t *n)
 {
 	struct sqlite_conn *s = sq(c);
 	struct store_migration_row *v = NULL;
@@ -654,8 +635,8 @@ out:
 	return out;
 }
 
-static enum store_rc
-sqlite_record_migration(struct store_conn *c, int version, const char *name, int64_t applied_at)
+static enum store_rc sqlite_record_migration(struct store_conn *c, int version, const char *name,
+                                             int64_t applied_at)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_MIG_RECORD), SQLITE_OK};
@@ -672,8 +653,7 @@ sqlite_record_migration(struct store_conn *c, int version, const char *name, int
 	return run(s, b.st, "record migration");
 }
 
-static enum store_rc
-sqlite_forget_migration(struct store_conn *c, int version)
+static enum store_rc sqlite_forget_migration(struct store_conn *c, int version)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_MIG_FORGET), SQLITE_OK};
@@ -688,23 +668,20 @@ sqlite_forget_migration(struct store_conn *c, int version)
 	return run_change(s, b.st, "forget migration");
 }
 
-static enum store_rc
-sqlite_lock_migrations(struct store_conn *c)
+static enum store_rc sqlite_lock_migrations(struct store_conn *c)
 {
 	(void)c; /* each migration's BEGIN IMMEDIATE serialises runners */
 	return STORE_OK;
 }
 
-static void
-sqlite_unlock_migrations(struct store_conn *c)
+static void sqlite_unlock_migrations(struct store_conn *c)
 {
 	(void)c;
 }
 
 /* ---- users ---- */
 
-static void
-read_user(struct reader *r, struct user *u)
+static void read_user(struct reader *r, struct user *u)
 {
 	r_text(r, 0, u->id, sizeof(u->id), "users.id");
 	r_text(r, 1, u->email, sizeof(u->email), "users.email");
@@ -720,8 +697,7 @@ read_user(struct reader *r, struct user *u)
 }
 
 /* Binds ?1..?10 in USER_COLS order (the update uses ?1..?9 without created_at). */
-static void
-bind_user(struct binder *b, const struct user *u, bool with_created)
+static void bind_user(struct binder *b, const struct user *u, bool with_created)
 {
 	int i = 1;
 
@@ -739,9 +715,8 @@ bind_user(struct binder *b, const struct user *u, bool with_created)
 }
 
 /* Step a statement expected to return at most one row, read by fn. */
-static enum store_rc
-one_row(struct sqlite_conn *s, sqlite3_stmt *st, const char *what,
-	void (*fn)(struct reader *, void *), void *out)
+static enum store_rc one_row(struct sqlite_conn *s, sqlite3_stmt *st, const char *what,
+                             void (*fn)(struct reader *, void *), void *out)
 {
 	struct reader r = {st, false};
 	enum store_rc rc;
@@ -764,22 +739,19 @@ one_row(struct sqlite_conn *s, sqlite3_stmt *st, const char *what,
 	return rc;
 }
 
-static void
-read_user_cb(struct reader *r, void *out)
+static void read_user_cb(struct reader *r, void *out)
 {
 	read_user(r, out);
 }
 
 /* Bind failure: give the statement back and report. */
-static enum store_rc
-bind_failed(struct sqlite_conn *s, struct binder *b, const char *what)
+static enum store_rc bind_failed(struct sqlite_conn *s, struct binder *b, const char *what)
 {
 	done(b->st);
 	return fail(s, b->rc, what);
 }
 
-static enum store_rc
-sqlite_user_insert(struct store_conn *c, const struct user *u)
+static enum store_rc sqlite_user_insert(struct store_conn *c, const struct user *u)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_USER_INSERT), SQLITE_OK};
@@ -792,8 +764,8 @@ sqlite_user_insert(struct store_conn *c, const struct user *u)
 	return run(s, b.st, "insert user");
 }
 
-static enum store_rc
-user_by(struct sqlite_conn *s, enum stmt_id id, const char *key, struct user *out)
+static enum store_rc user_by(struct sqlite_conn *s, enum stmt_id id, const char *key,
+                             struct user *out)
 {
 	struct binder b = {stmt(s, id), SQLITE_OK};
 
@@ -805,20 +777,17 @@ user_by(struct sqlite_conn *s, enum stmt_id id, const char *key, struct user *ou
 	return one_row(s, b.st, "read user", read_user_cb, out);
 }
 
-static enum store_rc
-sqlite_user_by_id(struct store_conn *c, const char *id, struct user *out)
+static enum store_rc sqlite_user_by_id(struct store_conn *c, const char *id, struct user *out)
 {
 	return user_by(sq(c), ST_USER_BY_ID, id, out);
 }
 
-static enum store_rc
-sqlite_user_by_email(struct store_conn *c, const char *email, struct user *out)
+static enum store_rc sqlite_user_by_email(struct store_conn *c, const char *email, struct user *out)
 {
 	return user_by(sq(c), ST_USER_BY_EMAIL, email, out);
 }
 
-static enum store_rc
-sqlite_user_update(struct store_conn *c, const struct user *u)
+static enum store_rc sqlite_user_update(struct store_conn *c, const struct user *u)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_USER_UPDATE), SQLITE_OK};
@@ -831,8 +800,7 @@ sqlite_user_update(struct store_conn *c, const struct user *u)
 	return run_change(s, b.st, "update user");
 }
 
-static enum store_rc
-sqlite_user_delete(struct store_conn *c, const char *id)
+static enum store_rc sqlite_user_delete(struct store_conn *c, const char *id)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_USER_DELETE), SQLITE_OK};
@@ -846,9 +814,9 @@ sqlite_user_delete(struct store_conn *c, const char *id)
 }
 
 /* The page and the count, read in one snapshot. */
-static enum store_rc
-user_list_in_tx(struct sqlite_conn *s, int limit, int offset, const char *pattern,
-		struct user **out, size_t *n, int64_t *total)
+static enum store_rc user_list_in_tx(struct sqlite_conn *s, int limit, int offset,
+                                     const char *pattern, struct user **out, size_t *n,
+                                     int64_t *total)
 {
 	struct user *v = NULL;
 	size_t len = 0, cap = 0;
@@ -906,9 +874,9 @@ out:
 	return out_rc;
 }
 
-static enum store_rc
-sqlite_user_list(struct store_conn *c, int limit, int offset, const char *pattern,
-		 struct user **out, size_t *n, int64_t *total)
+static enum store_rc sqlite_user_list(struct store_conn *c, int limit, int offset,
+                                      const char *pattern, struct user **out, size_t *n,
+                                      int64_t *total)
 {
 	struct sqlite_conn *s = sq(c);
 	enum local_tx how;
@@ -929,8 +897,7 @@ sqlite_user_list(struct store_conn *c, int limit, int offset, const char *patter
 
 /* ---- sessions ---- */
 
-static void
-read_session(struct reader *r, void *out)
+static void read_session(struct reader *r, void *out)
 {
 	struct session *x = out;
 
@@ -944,8 +911,7 @@ read_session(struct reader *r, void *out)
 	x->revoked_at = r_i64(r, 7);
 }
 
-static enum store_rc
-sqlite_session_insert(struct store_conn *c, const struct session *x)
+static enum store_rc sqlite_session_insert(struct store_conn *c, const struct session *x)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_INSERT), SQLITE_OK};
@@ -965,8 +931,7 @@ sqlite_session_insert(struct store_conn *c, const struct session *x)
 	return run(s, b.st, "insert session");
 }
 
-static enum store_rc
-sqlite_session_by_id(struct store_conn *c, const char *id, struct session *out)
+static enum store_rc sqlite_session_by_id(struct store_conn *c, const char *id, struct session *out)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_BY_ID), SQLITE_OK};
@@ -979,9 +944,8 @@ sqlite_session_by_id(struct store_conn *c, const char *id, struct session *out)
 	return one_row(s, b.st, "read session", read_session, out);
 }
 
-static enum store_rc
-sqlite_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
-			   struct session **out, size_t *n)
+static enum store_rc sqlite_session_list_active(struct store_conn *c, const char *user_id,
+                                                int64_t now, struct session **out, size_t *n)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_LIST_ACTIVE), SQLITE_OK};
@@ -1022,8 +986,7 @@ out:
 	return out_rc;
 }
 
-static enum store_rc
-sqlite_session_touch(struct store_conn *c, const char *id, int64_t now)
+static enum store_rc sqlite_session_touch(struct store_conn *c, const char *id, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_TOUCH), SQLITE_OK};
@@ -1037,8 +1000,8 @@ sqlite_session_touch(struct store_conn *c, const char *id, int64_t now)
 	return run_change(s, b.st, "touch session");
 }
 
-static enum store_rc
-sqlite_session_revoke(struct store_conn *c, const char *id, const char *user_id, int64_t now)
+static enum store_rc sqlite_session_revoke(struct store_conn *c, const char *id,
+                                           const char *user_id, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_REVOKE), SQLITE_OK};
@@ -1053,9 +1016,8 @@ sqlite_session_revoke(struct store_conn *c, const char *id, const char *user_id,
 	return run_change(s, b.st, "revoke session");
 }
 
-static enum store_rc
-sqlite_session_revoke_all(struct store_conn *c, const char *user_id, const char *except_id,
-			  int64_t now)
+static enum store_rc sqlite_session_revoke_all(struct store_conn *c, const char *user_id,
+                                               const char *except_id, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_SESSION_REVOKE_ALL), SQLITE_OK};
@@ -1072,8 +1034,7 @@ sqlite_session_revoke_all(struct store_conn *c, const char *user_id, const char 
 
 /* ---- refresh tokens ---- */
 
-static void
-read_refresh(struct reader *r, void *out)
+static void read_refresh(struct reader *r, void *out)
 {
 	struct refresh_token *t = out;
 
@@ -1087,8 +1048,7 @@ read_refresh(struct reader *r, void *out)
 	r_text(r, 7, t->replaced_by, sizeof(t->replaced_by), "refresh_tokens.replaced_by");
 }
 
-static enum store_rc
-sqlite_refresh_insert(struct store_conn *c, const struct refresh_token *t)
+static enum store_rc sqlite_refresh_insert(struct store_conn *c, const struct refresh_token *t)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_REFRESH_INSERT), SQLITE_OK};
@@ -1108,8 +1068,8 @@ sqlite_refresh_insert(struct store_conn *c, const struct refresh_token *t)
 	return run(s, b.st, "insert refresh token");
 }
 
-static enum store_rc
-sqlite_refresh_by_hash(struct store_conn *c, const char *hash, struct refresh_token *out)
+static enum store_rc sqlite_refresh_by_hash(struct store_conn *c, const char *hash,
+                                            struct refresh_token *out)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_REFRESH_BY_HASH), SQLITE_OK};
@@ -1122,15 +1082,14 @@ sqlite_refresh_by_hash(struct store_conn *c, const char *hash, struct refresh_to
 	return one_row(s, b.st, "read refresh token", read_refresh, out);
 }
 
-static void
-read_nothing(struct reader *r, void *out)
+static void read_nothing(struct reader *r, void *out)
 {
 	(void)r;
 	(void)out;
 }
 
-static enum store_rc
-sqlite_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by, int64_t now)
+static enum store_rc sqlite_refresh_spend(struct store_conn *c, const char *hash,
+                                          const char *replaced_by, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_REFRESH_SPEND), SQLITE_OK};
@@ -1160,8 +1119,7 @@ sqlite_refresh_spend(struct store_conn *c, const char *hash, const char *replace
 
 /* ---- one-time tokens ---- */
 
-static enum store_rc
-sqlite_onetime_insert(struct store_conn *c, const struct onetime_token *t)
+static enum store_rc sqlite_onetime_insert(struct store_conn *c, const struct onetime_token *t)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_ONETIME_INSERT), SQLITE_OK};
@@ -1183,17 +1141,16 @@ struct consumed {
 	char *user_id;
 };
 
-static void
-read_consumed(struct reader *r, void *out)
+static void read_consumed(struct reader *r, void *out)
 {
 	struct consumed *x = out;
 
 	r_text(r, 0, x->user_id, STORE_ID_LEN, "one_time_tokens.user_id");
 }
 
-static enum store_rc
-sqlite_onetime_consume(struct store_conn *c, const char *hash, const char *purpose, int64_t now,
-		       char user_id[STORE_ID_LEN])
+static enum store_rc sqlite_onetime_consume(struct store_conn *c, const char *hash,
+                                            const char *purpose, int64_t now,
+                                            char user_id[STORE_ID_LEN])
 {
 	struct sqlite_conn *s = sq(c);
 	struct consumed x = {user_id};
@@ -1225,9 +1182,9 @@ sqlite_onetime_consume(struct store_conn *c, const char *hash, const char *purpo
 
 /* ---- email outbox ---- */
 
-static enum store_rc
-sqlite_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
-		  const char *body_text, const char *body_html, int64_t now)
+static enum store_rc sqlite_outbox_add(struct store_conn *c, const char *recipient,
+                                       const char *subject, const char *body_text,
+                                       const char *body_html, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_OUTBOX_ADD), SQLITE_OK};
@@ -1244,8 +1201,7 @@ sqlite_outbox_add(struct store_conn *c, const char *recipient, const char *subje
 	return run(s, b.st, "add outbox message");
 }
 
-static void
-read_outbox(struct reader *r, void *out)
+static void read_outbox(struct reader *r, void *out)
 {
 	struct outbox_msg *m = out;
 
@@ -1258,13 +1214,13 @@ read_outbox(struct reader *r, void *out)
 	m->attempts = (int)r_i64(r, 6);
 	if (!r->bad && (!m->recipient || !m->subject || !m->body_text)) {
 		log_error("store: sqlite: outbox message %lld lacks a recipient, subject or body",
-			  (long long)m->id);
+		          (long long)m->id);
 		r->bad = true;
 	}
 }
 
-static enum store_rc
-sqlite_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until, struct outbox_msg *out)
+static enum store_rc sqlite_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until,
+                                         struct outbox_msg *out)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b;
@@ -1291,8 +1247,7 @@ sqlite_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until, stru
 	return rc;
 }
 
-static enum store_rc
-sqlite_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
+static enum store_rc sqlite_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_OUTBOX_SENT), SQLITE_OK};
@@ -1306,9 +1261,8 @@ sqlite_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
 	return run_change(s, b.st, "mark outbox message sent");
 }
 
-static enum store_rc
-sqlite_outbox_failed(struct store_conn *c, int64_t id, const char *error, int64_t next_attempt,
-		     bool give_up, int64_t now)
+static enum store_rc sqlite_outbox_failed(struct store_conn *c, int64_t id, const char *error,
+                                          int64_t next_attempt, bool give_up, int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_OUTBOX_FAILED), SQLITE_OK};
@@ -1324,8 +1278,7 @@ sqlite_outbox_failed(struct store_conn *c, int64_t id, const char *error, int64_
 	return run_change(s, b.st, "record outbox failure");
 }
 
-static enum store_rc
-sqlite_outbox_pending(struct store_conn *c, int64_t *pending)
+static enum store_rc sqlite_outbox_pending(struct store_conn *c, int64_t *pending)
 {
 	struct sqlite_conn *s = sq(c);
 	sqlite3_stmt *st = stmt(s, ST_OUTBOX_PENDING);
@@ -1347,9 +1300,9 @@ sqlite_outbox_pending(struct store_conn *c, int64_t *pending)
 
 /* ---- audit ---- */
 
-static enum store_rc
-sqlite_audit(struct store_conn *c, const char *event, const char *user_id, const char *ip,
-	     const char *user_agent, const char *detail, int64_t now)
+static enum store_rc sqlite_audit(struct store_conn *c, const char *event, const char *user_id,
+                                  const char *ip, const char *user_agent, const char *detail,
+                                  int64_t now)
 {
 	struct sqlite_conn *s = sq(c);
 	struct binder b = {stmt(s, ST_AUDIT), SQLITE_OK};
@@ -1368,54 +1321,54 @@ sqlite_audit(struct store_conn *c, const char *event, const char *user_id, const
 }
 
 const struct store_backend store_backend_sqlite = {
-	.name = "sqlite",
-	.kind = DB_SQLITE,
-	.min_pool_size = 2,
-	.overflow = false,
+        .name = "sqlite",
+        .kind = DB_SQLITE,
+        .min_pool_size = 2,
+        .overflow = false,
 
-	.connect = sqlite_connect,
-	.disconnect = sqlite_disconnect,
-	.usable = sqlite_usable,
-	.ping = sqlite_ping,
+        .connect = sqlite_connect,
+        .disconnect = sqlite_disconnect,
+        .usable = sqlite_usable,
+        .ping = sqlite_ping,
 
-	.begin = sqlite_begin,
-	.commit = sqlite_commit,
-	.rollback = sqlite_rollback,
-	.in_transaction = sqlite_in_transaction,
+        .begin = sqlite_begin,
+        .commit = sqlite_commit,
+        .rollback = sqlite_rollback,
+        .in_transaction = sqlite_in_transaction,
 
-	.exec_script = sqlite_exec_script,
-	.applied_versions = sqlite_applied_versions,
-	.record_migration = sqlite_record_migration,
-	.forget_migration = sqlite_forget_migration,
-	.lock_migrations = sqlite_lock_migrations,
-	.unlock_migrations = sqlite_unlock_migrations,
+        .exec_script = sqlite_exec_script,
+        .applied_versions = sqlite_applied_versions,
+        .record_migration = sqlite_record_migration,
+        .forget_migration = sqlite_forget_migration,
+        .lock_migrations = sqlite_lock_migrations,
+        .unlock_migrations = sqlite_unlock_migrations,
 
-	.user_insert = sqlite_user_insert,
-	.user_by_id = sqlite_user_by_id,
-	.user_by_email = sqlite_user_by_email,
-	.user_update = sqlite_user_update,
-	.user_delete = sqlite_user_delete,
-	.user_list = sqlite_user_list,
+        .user_insert = sqlite_user_insert,
+        .user_by_id = sqlite_user_by_id,
+        .user_by_email = sqlite_user_by_email,
+        .user_update = sqlite_user_update,
+        .user_delete = sqlite_user_delete,
+        .user_list = sqlite_user_list,
 
-	.session_insert = sqlite_session_insert,
-	.session_by_id = sqlite_session_by_id,
-	.session_list_active = sqlite_session_list_active,
-	.session_touch = sqlite_session_touch,
-	.session_revoke = sqlite_session_revoke,
-	.session_revoke_all = sqlite_session_revoke_all,
+        .session_insert = sqlite_session_insert,
+        .session_by_id = sqlite_session_by_id,
+        .session_list_active = sqlite_session_list_active,
+        .session_touch = sqlite_session_touch,
+        .session_revoke = sqlite_session_revoke,
+        .session_revoke_all = sqlite_session_revoke_all,
 
-	.refresh_insert = sqlite_refresh_insert,
-	.refresh_by_hash = sqlite_refresh_by_hash,
-	.refresh_spend = sqlite_refresh_spend,
+        .refresh_insert = sqlite_refresh_insert,
+        .refresh_by_hash = sqlite_refresh_by_hash,
+        .refresh_spend = sqlite_refresh_spend,
 
-	.onetime_insert = sqlite_onetime_insert,
-	.onetime_consume = sqlite_onetime_consume,
+        .onetime_insert = sqlite_onetime_insert,
+        .onetime_consume = sqlite_onetime_consume,
 
-	.outbox_add = sqlite_outbox_add,
-	.outbox_claim = sqlite_outbox_claim,
-	.outbox_sent = sqlite_outbox_sent,
-	.outbox_failed = sqlite_outbox_failed,
-	.outbox_pending = sqlite_outbox_pending,
+        .outbox_add = sqlite_outbox_add,
+        .outbox_claim = sqlite_outbox_claim,
+        .outbox_sent = sqlite_outbox_sent,
+        .outbox_failed = sqlite_outbox_failed,
+        .outbox_pending = sqlite_outbox_pending,
 
-	.audit = sqlite_audit,
+        .audit = sqlite_audit,
 };

@@ -50,7 +50,7 @@ struct store {
 	pthread_cond_t cv;
 	struct store_conn **idle; /* stack, capacity `limit` */
 	int n_idle;
-	int n_open;  /* idle + lent out */
+	int n_open; /* idle + lent out */
 	int n_in_use;
 	int n_waiting;
 	int size;    /* persistent connections */
@@ -58,8 +58,7 @@ struct store {
 	int timeout; /* seconds */
 };
 
-static const struct store_backend *
-backend_for(enum db_kind kind, char *err, size_t errlen)
+static const struct store_backend *backend_for(enum db_kind kind, char *err, size_t errlen)
 {
 	switch (kind) {
 	case DB_SQLITE:
@@ -73,8 +72,7 @@ backend_for(enum db_kind kind, char *err, size_t errlen)
 	return NULL;
 }
 
-static struct store_conn *
-conn_open(struct store *st, char *err, size_t errlen)
+static struct store_conn *conn_open(struct store *st, char *err, size_t errlen)
 {
 	struct store_conn *c;
 	void *impl = st->be->connect(st->cfg, err, errlen);
@@ -87,8 +85,7 @@ conn_open(struct store *st, char *err, size_t errlen)
 	return c;
 }
 
-static void
-conn_close(struct store_conn *c)
+static void conn_close(struct store_conn *c)
 {
 	if (!c)
 		return;
@@ -96,8 +93,7 @@ conn_close(struct store_conn *c)
 	free(c);
 }
 
-struct store *
-store_open(const struct config *cfg, char *err, size_t errlen)
+struct store *store_open(const struct config *cfg, char *err, size_t errlen)
 {
 	const struct store_backend *be;
 	struct store *st = NULL;
@@ -122,7 +118,7 @@ store_open(const struct config *cfg, char *err, size_t errlen)
 	st->be = be;
 	st->cfg = cfg;
 	st->size = cfg->database_pool_size > be->min_pool_size ? cfg->database_pool_size
-							       : be->min_pool_size;
+	                                                       : be->min_pool_size;
 	st->limit = st->size;
 	if (be->overflow && cfg->database_max_overflow > 0)
 		st->limit += cfg->database_max_overflow;
@@ -169,16 +165,15 @@ fail:
 	return NULL;
 }
 
-void
-store_close(struct store *st)
+void store_close(struct store *st)
 {
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->mu);
 	if (st->n_in_use > 0 || st->n_waiting > 0)
 		log_error("store: closing the pool with %d connection(s) still in use and %d "
-			  "waiter(s); they must be released first",
-			  st->n_in_use, st->n_waiting);
+		          "waiter(s); they must be released first",
+		          st->n_in_use, st->n_waiting);
 	pthread_mutex_unlock(&st->mu);
 	while (st->n_idle > 0)
 		conn_close(st->idle[--st->n_idle]);
@@ -188,14 +183,12 @@ store_close(struct store *st)
 	free(st);
 }
 
-const char *
-store_kind(const struct store *st)
+const char *store_kind(const struct store *st)
 {
 	return st ? st->be->name : "none";
 }
 
-static struct timespec
-deadline_after(int seconds)
+static struct timespec deadline_after(int seconds)
 {
 	struct timespec ts;
 
@@ -204,8 +197,7 @@ deadline_after(int seconds)
 	return ts;
 }
 
-struct store_conn *
-store_acquire(struct store *st)
+struct store_conn *store_acquire(struct store *st)
 {
 	struct timespec deadline;
 	struct store_conn *c = NULL;
@@ -251,13 +243,12 @@ store_acquire(struct store *st)
 		}
 	} else if (!c) {
 		log_warning("store: no database connection free within %d s (pool of %d)",
-			    st->timeout, st->limit);
+		            st->timeout, st->limit);
 	}
 	return c;
 }
 
-void
-store_release(struct store *st, struct store_conn *c)
+void store_release(struct store *st, struct store_conn *c)
 {
 	bool drop = false;
 
@@ -284,8 +275,7 @@ store_release(struct store *st, struct store_conn *c)
 	conn_close(c); /* a broken or overflow connection, outside the lock */
 }
 
-void
-store_pool_stats(struct store *st, struct store_pool_stats *out)
+void store_pool_stats(struct store *st, struct store_pool_stats *out)
 {
 	if (!out)
 		return;
@@ -302,29 +292,26 @@ store_pool_stats(struct store *st, struct store_pool_stats *out)
 
 /* ---- argument checks shared by the wrappers ---- */
 
-static bool
-args_ok(const char *op, bool ok)
+static bool args_ok(const char *op, bool ok)
 {
 	if (!ok)
 		log_error("store: %s called with a missing argument", op);
 	return ok;
 }
 
-#define CHECK(op, cond)                        \
-	do {                                   \
-		if (!args_ok((op), (cond)))    \
-			return STORE_ERROR;    \
+#define CHECK(op, cond)                                                                            \
+	do {                                                                                       \
+		if (!args_ok((op), (cond)))                                                        \
+			return STORE_ERROR;                                                        \
 	} while (0)
 
-enum store_rc
-store_ping(struct store_conn *c)
+enum store_rc store_ping(struct store_conn *c)
 {
 	CHECK("store_ping", c);
 	return c->be->ping(c);
 }
 
-enum store_rc
-store_begin(struct store_conn *c)
+enum store_rc store_begin(struct store_conn *c)
 {
 	CHECK("store_begin", c);
 	if (c->be->in_transaction(c)) {
@@ -334,8 +321,7 @@ store_begin(struct store_conn *c)
 	return c->be->begin(c);
 }
 
-enum store_rc
-store_commit(struct store_conn *c)
+enum store_rc store_commit(struct store_conn *c)
 {
 	CHECK("store_commit", c);
 	if (!c->be->in_transaction(c)) {
@@ -345,8 +331,7 @@ store_commit(struct store_conn *c)
 	return c->be->commit(c);
 }
 
-void
-store_rollback(struct store_conn *c)
+void store_rollback(struct store_conn *c)
 {
 	if (c && c->be->in_transaction(c))
 		c->be->rollback(c);
@@ -354,38 +339,33 @@ store_rollback(struct store_conn *c)
 
 /* ---- users ---- */
 
-enum store_rc
-store_user_insert(struct store_conn *c, const struct user *u)
+enum store_rc store_user_insert(struct store_conn *c, const struct user *u)
 {
 	CHECK("store_user_insert", c && u);
 	return c->be->user_insert(c, u);
 }
 
-enum store_rc
-store_user_by_id(struct store_conn *c, const char *id, struct user *out)
+enum store_rc store_user_by_id(struct store_conn *c, const char *id, struct user *out)
 {
 	CHECK("store_user_by_id", c && id && out);
 	memset(out, 0, sizeof(*out));
 	return c->be->user_by_id(c, id, out);
 }
 
-enum store_rc
-store_user_by_email(struct store_conn *c, const char *email, struct user *out)
+enum store_rc store_user_by_email(struct store_conn *c, const char *email, struct user *out)
 {
 	CHECK("store_user_by_email", c && email && out);
 	memset(out, 0, sizeof(*out));
 	return c->be->user_by_email(c, email, out);
 }
 
-enum store_rc
-store_user_update(struct store_conn *c, const struct user *u)
+enum store_rc store_user_update(struct store_conn *c, const struct user *u)
 {
 	CHECK("store_user_update", c && u);
 	return c->be->user_update(c, u);
 }
 
-enum store_rc
-store_user_delete(struct store_conn *c, const char *id)
+enum store_rc store_user_delete(struct store_conn *c, const char *id)
 {
 	CHECK("store_user_delete", c && id);
 	return c->be->user_delete(c, id);
@@ -395,8 +375,7 @@ store_user_delete(struct store_conn *c, const char *id)
  * "%" + filter with LIKE's wildcards and the escape character escaped +
  * "%", ASCII-lower-cased (stored emails are lower-case).  malloc'ed.
  */
-static char *
-like_pattern(const char *filter)
+static char *like_pattern(const char *filter)
 {
 	size_t len = strlen(filter), j = 0;
 	char *p = xmalloc(2 * len + 3);
@@ -413,9 +392,8 @@ like_pattern(const char *filter)
 	return p;
 }
 
-enum store_rc
-store_user_list(struct store_conn *c, int limit, int offset, const char *email_filter,
-		struct user **out, size_t *n, int64_t *total)
+enum store_rc store_user_list(struct store_conn *c, int limit, int offset, const char *email_filter,
+                              struct user **out, size_t *n, int64_t *total)
 {
 	enum store_rc rc;
 	char *pattern = NULL;
@@ -426,7 +404,7 @@ store_user_list(struct store_conn *c, int limit, int offset, const char *email_f
 	*total = 0;
 	if (limit < 0 || offset < 0) {
 		log_error("store: store_user_list with limit %d, offset %d (both must be >= 0)",
-			  limit, offset);
+		          limit, offset);
 		return STORE_ERROR;
 	}
 	if (email_filter)
@@ -438,24 +416,21 @@ store_user_list(struct store_conn *c, int limit, int offset, const char *email_f
 
 /* ---- sessions ---- */
 
-enum store_rc
-store_session_insert(struct store_conn *c, const struct session *s)
+enum store_rc store_session_insert(struct store_conn *c, const struct session *s)
 {
 	CHECK("store_session_insert", c && s);
 	return c->be->session_insert(c, s);
 }
 
-enum store_rc
-store_session_by_id(struct store_conn *c, const char *id, struct session *out)
+enum store_rc store_session_by_id(struct store_conn *c, const char *id, struct session *out)
 {
 	CHECK("store_session_by_id", c && id && out);
 	memset(out, 0, sizeof(*out));
 	return c->be->session_by_id(c, id, out);
 }
 
-enum store_rc
-store_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
-			  struct session **out, size_t *n)
+enum store_rc store_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
+                                        struct session **out, size_t *n)
 {
 	CHECK("store_session_list_active", c && user_id && out && n);
 	*out = NULL;
@@ -463,23 +438,21 @@ store_session_list_active(struct store_conn *c, const char *user_id, int64_t now
 	return c->be->session_list_active(c, user_id, now, out, n);
 }
 
-enum store_rc
-store_session_touch(struct store_conn *c, const char *id, int64_t now)
+enum store_rc store_session_touch(struct store_conn *c, const char *id, int64_t now)
 {
 	CHECK("store_session_touch", c && id);
 	return c->be->session_touch(c, id, now);
 }
 
-enum store_rc
-store_session_revoke(struct store_conn *c, const char *id, const char *user_id, int64_t now)
+enum store_rc store_session_revoke(struct store_conn *c, const char *id, const char *user_id,
+                                   int64_t now)
 {
 	CHECK("store_session_revoke", c && id);
 	return c->be->session_revoke(c, id, user_id, now);
 }
 
-enum store_rc
-store_session_revoke_all(struct store_conn *c, const char *user_id, const char *except_id,
-			 int64_t now)
+enum store_rc store_session_revoke_all(struct store_conn *c, const char *user_id,
+                                       const char *except_id, int64_t now)
 {
 	CHECK("store_session_revoke_all", c && user_id);
 	return c->be->session_revoke_all(c, user_id, except_id, now);
@@ -487,23 +460,22 @@ store_session_revoke_all(struct store_conn *c, const char *user_id, const char *
 
 /* ---- refresh tokens ---- */
 
-enum store_rc
-store_refresh_insert(struct store_conn *c, const struct refresh_token *t)
+enum store_rc store_refresh_insert(struct store_conn *c, const struct refresh_token *t)
 {
 	CHECK("store_refresh_insert", c && t);
 	return c->be->refresh_insert(c, t);
 }
 
-enum store_rc
-store_refresh_by_hash(struct store_conn *c, const char *hash, struct refresh_token *out)
+enum store_rc store_refresh_by_hash(struct store_conn *c, const char *hash,
+                                    struct refresh_token *out)
 {
 	CHECK("store_refresh_by_hash", c && hash && out);
 	memset(out, 0, sizeof(*out));
 	return c->be->refresh_by_hash(c, hash, out);
 }
 
-enum store_rc
-store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by, int64_t now)
+enum store_rc store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by,
+                                  int64_t now)
 {
 	CHECK("store_refresh_spend", c && hash);
 	return c->be->refresh_spend(c, hash, replaced_by, now);
@@ -511,16 +483,14 @@ store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced
 
 /* ---- one-time tokens ---- */
 
-enum store_rc
-store_onetime_insert(struct store_conn *c, const struct onetime_token *t)
+enum store_rc store_onetime_insert(struct store_conn *c, const struct onetime_token *t)
 {
 	CHECK("store_onetime_insert", c && t);
 	return c->be->onetime_insert(c, t);
 }
 
-enum store_rc
-store_onetime_consume(struct store_conn *c, const char *hash, const char *purpose, int64_t now,
-		      char user_id[STORE_ID_LEN])
+enum store_rc store_onetime_consume(struct store_conn *c, const char *hash, const char *purpose,
+                                    int64_t now, char user_id[STORE_ID_LEN])
 {
 	CHECK("store_onetime_consume", c && hash && purpose && user_id);
 	memset(user_id, 0, STORE_ID_LEN);
@@ -529,47 +499,42 @@ store_onetime_consume(struct store_conn *c, const char *hash, const char *purpos
 
 /* ---- email outbox ---- */
 
-enum store_rc
-store_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
-		 const char *body_text, const char *body_html, int64_t now)
+enum store_rc store_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
+                               const char *body_text, const char *body_html, int64_t now)
 {
 	CHECK("store_outbox_add", c && recipient && subject && body_text);
 	return c->be->outbox_add(c, recipient, subject, body_text, body_html, now);
 }
 
-enum store_rc
-store_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until, struct outbox_msg *out)
+enum store_rc store_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until,
+                                 struct outbox_msg *out)
 {
 	CHECK("store_outbox_claim", c && out);
 	memset(out, 0, sizeof(*out));
 	return c->be->outbox_claim(c, now, claim_until, out);
 }
 
-enum store_rc
-store_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
+enum store_rc store_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
 {
 	CHECK("store_outbox_sent", c);
 	return c->be->outbox_sent(c, id, now);
 }
 
-enum store_rc
-store_outbox_failed(struct store_conn *c, int64_t id, const char *error, int64_t next_attempt,
-		    bool give_up, int64_t now)
+enum store_rc store_outbox_failed(struct store_conn *c, int64_t id, const char *error,
+                                  int64_t next_attempt, bool give_up, int64_t now)
 {
 	CHECK("store_outbox_failed", c);
 	return c->be->outbox_failed(c, id, error, next_attempt, give_up, now);
 }
 
-enum store_rc
-store_outbox_pending(struct store_conn *c, int64_t *pending)
+enum store_rc store_outbox_pending(struct store_conn *c, int64_t *pending)
 {
 	CHECK("store_outbox_pending", c && pending);
 	*pending = 0;
 	return c->be->outbox_pending(c, pending);
 }
 
-void
-outbox_msg_free(struct outbox_msg *m)
+void outbox_msg_free(struct outbox_msg *m)
 {
 	if (!m)
 		return;
@@ -582,9 +547,8 @@ outbox_msg_free(struct outbox_msg *m)
 
 /* ---- audit log ---- */
 
-enum store_rc
-store_audit(struct store_conn *c, const char *event, const char *user_id, const char *ip,
-	    const char *user_agent, const char *detail, int64_t now)
+enum store_rc store_audit(struct store_conn *c, const char *event, const char *user_id,
+                          const char *ip, const char *user_agent, const char *detail, int64_t now)
 {
 	CHECK("store_audit", c && event);
 	return c->be->audit(c, event, user_id, ip, user_agent, detail, now);

@@ -641,6 +641,10 @@ def server_factory(request, tmp_path_factory, rsa_private_pem, make_database_url
             "RSA_PRIVATE_KEY_PATH": str(workdir / "keys" / "private.pem"),
             "LOG_FORMAT": "json",
             "PASSWORD_BCRYPT_ROUNDS": "4",
+            # Suites make hundreds of credential requests from 127.0.0.1 a
+            # minute; the rate-limit tests set their own low limits.
+            "RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
+            "RATE_LIMIT_IP_PER_MINUTE": "1000000",
         })
         if TEST_REDIS_URL:
             full["REDIS_URL"] = TEST_REDIS_URL

@@ -33,8 +33,7 @@ struct fx {
 	struct store_conn *c;
 };
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	char err[256];
@@ -57,8 +56,7 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
 	struct fx *f = *state;
 	char p[200];
@@ -77,8 +75,7 @@ teardown(void **state)
 
 /* ---- helpers ---- */
 
-static int64_t
-raw_scalar(const char *path, const char *sql)
+static int64_t raw_scalar(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -95,19 +92,18 @@ raw_scalar(const char *path, const char *sql)
 	return v;
 }
 
-static bool
-has_object(const char *path, const char *type, const char *name)
+static bool has_object(const char *path, const char *type, const char *name)
 {
 	char sql[256];
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM sqlite_master WHERE type = '%s' AND name = '%s'", type,
-		 name);
+	         "SELECT count(*) FROM sqlite_master WHERE type = '%s' AND name = '%s'", type,
+	         name);
 	return raw_scalar(path, sql) == 1;
 }
 
-static const char *const tables[] = {"users",		"sessions",	"refresh_tokens",
-				     "one_time_tokens", "email_outbox", "audit_events"};
+static const char *const tables[] = {"users",           "sessions",     "refresh_tokens",
+                                     "one_time_tokens", "email_outbox", "audit_events"};
 
 /* Output of a runner call, captured. */
 struct capture {
@@ -116,8 +112,7 @@ struct capture {
 	FILE *f;
 };
 
-static FILE *
-cap_open(struct capture *c)
+static FILE *cap_open(struct capture *c)
 {
 	c->buf = NULL;
 	c->len = 0;
@@ -126,22 +121,19 @@ cap_open(struct capture *c)
 	return c->f;
 }
 
-static const char *
-cap_text(struct capture *c)
+static const char *cap_text(struct capture *c)
 {
 	fflush(c->f);
 	return c->buf;
 }
 
-static void
-cap_close(struct capture *c)
+static void cap_close(struct capture *c)
 {
 	fclose(c->f);
 	free(c->buf);
 }
 
-static void
-assert_matches(const char *text, const char *pattern)
+static void assert_matches(const char *text, const char *pattern)
 {
 	regex_t re;
 
@@ -155,8 +147,7 @@ assert_matches(const char *text, const char *pattern)
 
 /* ---- the built-in list ---- */
 
-static void
-test_builtin_list_well_formed(void **state)
+static void test_builtin_list_well_formed(void **state)
 {
 	size_t n = 0;
 	const struct migration *m = migrations_builtin(&n);
@@ -185,8 +176,7 @@ test_builtin_list_well_formed(void **state)
 
 /* ---- fresh database ---- */
 
-static void
-test_fresh_database_status(void **state)
+static void test_fresh_database_status(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -206,8 +196,7 @@ test_fresh_database_status(void **state)
 	assert_false(has_object(f->path, "table", "schema_migrations"));
 }
 
-static void
-test_up_creates_schema(void **state)
+static void test_up_creates_schema(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -225,6 +214,8 @@ test_up_creates_schema(void **state)
 		if (!has_object(f->path, "table", tables[i]))
 			fail_msg("table %s missing", tables[i]);
 	assert_true(has_object(f->path, "index", "ix_sessions_user_id"));
+	assert_true(has_object(f->path, "index", "ux_users_email_lower"));
+	assert_true(has_object(f->path, "index", "ix_users_created_at"));
 	assert_true(has_object(f->path, "index", "ix_refresh_tokens_session_id"));
 	assert_true(has_object(f->path, "index", "ix_audit_events_user_id"));
 	assert_true(has_object(f->path, "index", "ix_audit_events_created_at"));
@@ -232,53 +223,51 @@ test_up_creates_schema(void **state)
 
 	/* Columns and their nullability, as SPEC section 3 lists them. */
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_table_info('users')"),
-			 10);
+	                 10);
 	assert_int_equal(raw_scalar(f->path, "SELECT \"notnull\" FROM pragma_table_info('users') "
-					     "WHERE name = 'full_name'"),
-			 0);
+	                                     "WHERE name = 'full_name'"),
+	                 0);
 	assert_int_equal(raw_scalar(f->path, "SELECT \"notnull\" FROM pragma_table_info('users') "
-					     "WHERE name = 'email'"),
-			 1);
+	                                     "WHERE name = 'email'"),
+	                 1);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_index_list('users') "
-					     "WHERE \"unique\" = 1 AND origin = 'u'"),
-			 1);
+	                                     "WHERE \"unique\" = 1 AND origin = 'u'"),
+	                 1);
 	assert_int_equal(
-		raw_scalar(f->path, "SELECT count(*) FROM pragma_table_info('email_outbox')"), 12);
+	        raw_scalar(f->path, "SELECT count(*) FROM pragma_table_info('email_outbox')"), 12);
 	assert_int_equal(
-		raw_scalar(f->path, "SELECT count(*) FROM pragma_table_info('audit_events')"), 7);
+	        raw_scalar(f->path, "SELECT count(*) FROM pragma_table_info('audit_events')"), 7);
 	/* Cascades from users and sessions; none on the audit log. */
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_foreign_key_list("
-					     "'refresh_tokens') WHERE on_delete = 'CASCADE'"),
-			 2);
+	                                     "'refresh_tokens') WHERE on_delete = 'CASCADE'"),
+	                 2);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_foreign_key_list("
-					     "'sessions') WHERE on_delete = 'CASCADE'"),
-			 1);
+	                                     "'sessions') WHERE on_delete = 'CASCADE'"),
+	                 1);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_foreign_key_list("
-					     "'one_time_tokens') WHERE on_delete = 'CASCADE'"),
-			 1);
+	                                     "'one_time_tokens') WHERE on_delete = 'CASCADE'"),
+	                 1);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM pragma_foreign_key_list("
-					     "'audit_events')"),
-			 0);
+	                                     "'audit_events')"),
+	                 0);
 	/* AUTOINCREMENT: ids are never reused. */
 	assert_true(has_object(f->path, "table", "sqlite_sequence"));
 
 	/* The schema_migrations row. */
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), 1);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations "
-					     "WHERE version = 1 AND name = 'initial_schema'"),
-			 1);
+	                                     "WHERE version = 1 AND name = 'initial_schema'"),
+	                 1);
 	at = raw_scalar(f->path, "SELECT applied_at FROM schema_migrations WHERE version = 1");
 	assert_true(at >= before && at <= (int64_t)time(NULL));
 
 	assert_int_equal(store_migrate_status(f->c, cap_open(&cap)), STORE_OK);
-	assert_matches(cap_text(&cap),
-		       "^0001 initial_schema  applied "
-		       "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$");
+	assert_matches(cap_text(&cap), "^0001 initial_schema  applied "
+	                               "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$");
 	cap_close(&cap);
 }
 
-static void
-test_up_is_idempotent(void **state)
+static void test_up_is_idempotent(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -293,8 +282,7 @@ test_up_is_idempotent(void **state)
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), 1);
 }
 
-static void
-test_down_then_up_again(void **state)
+static void test_down_then_up_again(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -323,8 +311,7 @@ test_down_then_up_again(void **state)
 	assert_int_equal(store_user_by_id(f->c, "x", &u), STORE_NOT_FOUND);
 }
 
-static void
-test_down_refusals_change_nothing(void **state)
+static void test_down_refusals_change_nothing(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -349,8 +336,7 @@ test_down_refusals_change_nothing(void **state)
 	assert_true(has_object(f->path, "table", "users"));
 }
 
-static void
-test_refused_inside_transaction(void **state)
+static void test_refused_inside_transaction(void **state)
 {
 	struct fx *f = *state;
 	struct capture cap;
@@ -368,18 +354,26 @@ test_refused_inside_transaction(void **state)
 
 /* ---- custom lists: failures, several steps, unknown versions ---- */
 
-static const struct migration step1 = {1, "one", "CREATE TABLE t1 (x INTEGER);",
-				       "CREATE TABLE t1 (x INTEGER);", "DROP TABLE t1;",
-				       "DROP TABLE t1;"};
-static const struct migration step2 = {2, "two", "CREATE TABLE t2 (x INTEGER);",
-				       "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;",
-				       "DROP TABLE t2;"};
-static const struct migration step3 = {3, "three_longer_name", "CREATE TABLE t3 (x INTEGER);",
-				       "CREATE TABLE t3 (x INTEGER);", "DROP TABLE t3;",
-				       "DROP TABLE t3;"};
+static const struct migration step1 = {1,
+                                       "one",
+                                       "CREATE TABLE t1 (x INTEGER);",
+                                       "CREATE TABLE t1 (x INTEGER);",
+                                       "DROP TABLE t1;",
+                                       "DROP TABLE t1;"};
+static const struct migration step2 = {2,
+                                       "two",
+                                       "CREATE TABLE t2 (x INTEGER);",
+                                       "CREATE TABLE t2 (x INTEGER);",
+                                       "DROP TABLE t2;",
+                                       "DROP TABLE t2;"};
+static const struct migration step3 = {3,
+                                       "three_longer_name",
+                                       "CREATE TABLE t3 (x INTEGER);",
+                                       "CREATE TABLE t3 (x INTEGER);",
+                                       "DROP TABLE t3;",
+                                       "DROP TABLE t3;"};
 
-static void
-test_failing_step_is_rolled_back(void **state)
+static void test_failing_step_is_rolled_back(void **state)
 {
 	struct fx *f = *state;
 	struct migration bad2 = step2;
@@ -397,7 +391,7 @@ test_failing_step_is_rolled_back(void **state)
 	assert_true(has_object(f->path, "table", "t1"));
 	assert_false(has_object(f->path, "table", "t2"));
 	assert_int_equal(raw_scalar(f->path, "SELECT group_concat(version) FROM schema_migrations"),
-			 1);
+	                 1);
 	assert_int_equal(migrations_version(f->c, list, 2, &current, &latest), STORE_OK);
 	assert_int_equal(current, 1);
 	assert_int_equal(latest, 2);
@@ -416,8 +410,7 @@ test_failing_step_is_rolled_back(void **state)
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), 2);
 }
 
-static void
-test_down_several_steps(void **state)
+static void test_down_several_steps(void **state)
 {
 	struct fx *f = *state;
 	const struct migration list[3] = {step1, step2, step3};
@@ -435,7 +428,7 @@ test_down_several_steps(void **state)
 	assert_int_equal(migrations_down(f->c, list, 3, 2, cap_open(&cap)), STORE_OK);
 	/* Newest first. */
 	assert_matches(cap_text(&cap), "^rolled back 0003 three_longer_name\nrolled back 0002 two\n"
-				       "schema is at version 1$");
+	                               "schema is at version 1$");
 	cap_close(&cap);
 	assert_int_equal(migrations_version(f->c, list, 3, &current, &latest), STORE_OK);
 	assert_int_equal(current, 1);
@@ -454,8 +447,20 @@ test_down_several_steps(void **state)
 	assert_int_equal(applied, 2);
 }
 
-static void
-test_database_ahead_of_binary(void **state)
+static void test_version_is_the_highest_applied(void **state)
+{
+	struct fx *f = *state;
+	const struct migration gap[2] = {step1, step3};
+	int applied = -1, current = -1, latest = -1;
+
+	assert_int_equal(migrations_up(f->c, gap, 2, &applied, NULL), STORE_OK);
+	assert_int_equal(applied, 2);
+	assert_int_equal(migrations_version(f->c, gap, 2, &current, &latest), STORE_OK);
+	assert_int_equal(current, 3);
+	assert_int_equal(latest, 3);
+}
+
+static void test_database_ahead_of_binary(void **state)
 {
 	struct fx *f = *state;
 	const struct migration newer[2] = {step1, step2};
@@ -486,8 +491,7 @@ test_database_ahead_of_binary(void **state)
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM schema_migrations"), 2);
 }
 
-static void
-test_malformed_list_refused(void **state)
+static void test_malformed_list_refused(void **state)
 {
 	struct fx *f = *state;
 	const struct migration unordered[2] = {step2, step1};
@@ -508,8 +512,7 @@ struct runner {
 	enum store_rc rc;
 };
 
-static void *
-runner_main(void *arg)
+static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
 
@@ -518,8 +521,7 @@ runner_main(void *arg)
 	return NULL;
 }
 
-static void
-test_concurrent_runners_apply_once(void **state)
+static void test_concurrent_runners_apply_once(void **state)
 {
 	struct fx *f = *state;
 	struct store_conn *c2 = store_acquire(f->st);
@@ -551,8 +553,7 @@ struct late_runner {
 	enum store_rc rc;
 };
 
-static void *
-late_runner_main(void *arg)
+static void *late_runner_main(void *arg)
 {
 	struct late_runner *r = arg;
 
@@ -565,8 +566,7 @@ late_runner_main(void *arg)
  * while B applies the step; once A gets the lock it must notice the step is
  * done instead of running it again (which would fail: t1 exists).
  */
-static void
-test_step_rechecked_inside_its_transaction(void **state)
+static void test_step_rechecked_inside_its_transaction(void **state)
 {
 	struct fx *f = *state;
 	struct store_conn *b = store_acquire(f->st);
@@ -578,8 +578,8 @@ test_step_rechecked_inside_its_transaction(void **state)
 	assert_int_equal(migrations_up(f->c, NULL, 0, &applied, NULL), STORE_OK); /* the table */
 	assert_int_equal(store_begin(b), STORE_OK);
 	assert_int_equal(b->be->exec_script(b, "CREATE TABLE t1 (x INTEGER); INSERT INTO "
-					       "schema_migrations VALUES (1, 'one', 1);"),
-			 STORE_OK);
+	                                       "schema_migrations VALUES (1, 'one', 1);"),
+	                 STORE_OK);
 	assert_int_equal(pthread_create(&th, NULL, late_runner_main, &a), 0);
 	usleep(300 * 1000); /* A reads "pending", then blocks in BEGIN IMMEDIATE */
 	assert_int_equal(store_commit(b), STORE_OK);
@@ -593,23 +593,23 @@ test_step_rechecked_inside_its_transaction(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_builtin_list_well_formed),
-		T(test_fresh_database_status),
-		T(test_up_creates_schema),
-		T(test_up_is_idempotent),
-		T(test_down_then_up_again),
-		T(test_down_refusals_change_nothing),
-		T(test_refused_inside_transaction),
-		T(test_failing_step_is_rolled_back),
-		T(test_down_several_steps),
-		T(test_database_ahead_of_binary),
-		T(test_malformed_list_refused),
-		T(test_concurrent_runners_apply_once),
-		T(test_step_rechecked_inside_its_transaction),
+	        cmocka_unit_test(test_builtin_list_well_formed),
+	        T(test_fresh_database_status),
+	        T(test_up_creates_schema),
+	        T(test_up_is_idempotent),
+	        T(test_down_then_up_again),
+	        T(test_down_refusals_change_nothing),
+	        T(test_refused_inside_transaction),
+	        T(test_failing_step_is_rolled_back),
+	        T(test_down_several_steps),
+	        T(test_version_is_the_highest_applied),
+	        T(test_database_ahead_of_binary),
+	        T(test_malformed_list_refused),
+	        T(test_concurrent_runners_apply_once),
+	        T(test_step_rechecked_inside_its_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

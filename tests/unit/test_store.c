@@ -31,8 +31,7 @@ struct fx {
 	struct store_conn *c;
 };
 
-static void
-fx_config(struct fx *f, int pool_size, int timeout)
+static void fx_config(struct fx *f, int pool_size, int timeout)
 {
 	memset(&f->cfg, 0, sizeof(f->cfg));
 	f->cfg.environment = ENV_TEST;
@@ -43,8 +42,7 @@ fx_config(struct fx *f, int pool_size, int timeout)
 	f->cfg.database_pool_timeout = timeout;
 }
 
-static struct fx *
-fx_new(void)
+static struct fx *fx_new(void)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -55,8 +53,7 @@ fx_new(void)
 	return f;
 }
 
-static void
-fx_free(struct fx *f)
+static void fx_free(struct fx *f)
 {
 	char p[200];
 
@@ -69,8 +66,7 @@ fx_free(struct fx *f)
 	free(f);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
 	struct fx *f = fx_new();
 	char err[256];
@@ -88,8 +84,7 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
 	struct fx *f = *state;
 
@@ -102,20 +97,17 @@ teardown(void **state)
 
 /* ---- helpers ---- */
 
-static void
-mkid(char out[STORE_ID_LEN], int n)
+static void mkid(char out[STORE_ID_LEN], int n)
 {
 	snprintf(out, STORE_ID_LEN, "00000000-0000-4000-8000-%012d", n);
 }
 
-static void
-mkhash(char out[STORE_TOKHASH_LEN], int n)
+static void mkhash(char out[STORE_TOKHASH_LEN], int n)
 {
 	snprintf(out, STORE_TOKHASH_LEN, "%064x", (unsigned)n);
 }
 
-static struct user
-mkuser(int n, const char *email, int64_t created)
+static struct user mkuser(int n, const char *email, int64_t created)
 {
 	struct user u;
 
@@ -123,7 +115,7 @@ mkuser(int n, const char *email, int64_t created)
 	mkid(u.id, n);
 	snprintf(u.email, sizeof(u.email), "%s", email);
 	snprintf(u.password_hash, sizeof(u.password_hash),
-		 "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY%02d", n % 100);
+	         "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY%02d", n % 100);
 	snprintf(u.full_name, sizeof(u.full_name), "User %d", n);
 	u.has_full_name = true;
 	u.is_active = true;
@@ -135,8 +127,7 @@ mkuser(int n, const char *email, int64_t created)
 	return u;
 }
 
-static struct user
-add_user(struct store_conn *c, int n, const char *email)
+static struct user add_user(struct store_conn *c, int n, const char *email)
 {
 	struct user u = mkuser(n, email, NOW + n);
 
@@ -144,8 +135,7 @@ add_user(struct store_conn *c, int n, const char *email)
 	return u;
 }
 
-static struct session
-mksession(int n, const char *user_id, int64_t created, int64_t expires)
+static struct session mksession(int n, const char *user_id, int64_t created, int64_t expires)
 {
 	struct session s;
 
@@ -160,8 +150,7 @@ mksession(int n, const char *user_id, int64_t created, int64_t expires)
 	return s;
 }
 
-static struct refresh_token
-mkrefresh(int n, const struct session *s, const char *parent)
+static struct refresh_token mkrefresh(int n, const struct session *s, const char *parent)
 {
 	struct refresh_token t;
 
@@ -176,8 +165,7 @@ mkrefresh(int n, const struct session *s, const char *parent)
 }
 
 /* A scalar from the database file, read through a connection of our own. */
-static int64_t
-raw_scalar(const char *path, const char *sql)
+static int64_t raw_scalar(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -194,8 +182,7 @@ raw_scalar(const char *path, const char *sql)
 	return v;
 }
 
-static void
-raw_exec(const char *path, const char *sql)
+static void raw_exec(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	char *msg = NULL;
@@ -207,8 +194,7 @@ raw_exec(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-static void
-assert_user_equal(const struct user *a, const struct user *b)
+static void assert_user_equal(const struct user *a, const struct user *b)
 {
 	assert_string_equal(a->id, b->id);
 	assert_string_equal(a->email, b->email);
@@ -223,8 +209,7 @@ assert_user_equal(const struct user *a, const struct user *b)
 	assert_int_equal(a->password_changed_at, b->password_changed_at);
 }
 
-static void
-assert_session_equal(const struct session *a, const struct session *b)
+static void assert_session_equal(const struct session *a, const struct session *b)
 {
 	assert_string_equal(a->id, b->id);
 	assert_string_equal(a->user_id, b->user_id);
@@ -236,8 +221,7 @@ assert_session_equal(const struct session *a, const struct session *b)
 	assert_int_equal(a->revoked_at, b->revoked_at);
 }
 
-static void
-assert_refresh_equal(const struct refresh_token *a, const struct refresh_token *b)
+static void assert_refresh_equal(const struct refresh_token *a, const struct refresh_token *b)
 {
 	assert_string_equal(a->token_hash, b->token_hash);
 	assert_string_equal(a->session_id, b->session_id);
@@ -249,8 +233,7 @@ assert_refresh_equal(const struct refresh_token *a, const struct refresh_token *
 	assert_string_equal(a->replaced_by, b->replaced_by);
 }
 
-static double
-mono_now(void)
+static double mono_now(void)
 {
 	struct timespec ts;
 
@@ -260,8 +243,7 @@ mono_now(void)
 
 /* ---- opening ---- */
 
-static void
-test_open_kind_and_stats(void **state)
+static void test_open_kind_and_stats(void **state)
 {
 	struct fx *f = *state;
 	struct store_pool_stats ps;
@@ -275,8 +257,7 @@ test_open_kind_and_stats(void **state)
 	assert_int_equal(store_ping(f->c), STORE_OK);
 }
 
-static void
-test_open_postgres_not_built(void **state)
+static void test_open_postgres_not_built(void **state)
 {
 	struct fx *f = fx_new();
 	char err[256] = "";
@@ -289,8 +270,7 @@ test_open_postgres_not_built(void **state)
 	fx_free(f);
 }
 
-static void
-test_open_bad_path(void **state)
+static void test_open_bad_path(void **state)
 {
 	struct fx *f = fx_new();
 	char err[256] = "";
@@ -307,21 +287,19 @@ test_open_bad_path(void **state)
 	fx_free(f);
 }
 
-static void
-test_open_sets_wal_and_foreign_keys(void **state)
+static void test_open_sets_wal(void **state)
 {
 	struct fx *f = *state;
 
 	/* journal_mode is persistent in the file: the store switched it to WAL. */
-	assert_int_equal(raw_scalar(f->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
-			 1);
+	assert_int_equal(
+	        raw_scalar(f->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	/* foreign_keys is per connection: proven by the cascade and FK tests. */
 }
 
 /* ---- pool ---- */
 
-static void
-test_pool_min_size(void **state)
+static void test_pool_min_size(void **state)
 {
 	struct fx *f = fx_new();
 	struct store_pool_stats ps;
@@ -346,8 +324,7 @@ test_pool_min_size(void **state)
 	fx_free(f);
 }
 
-static void
-test_pool_acquire_timeout(void **state)
+static void test_pool_acquire_timeout(void **state)
 {
 	struct fx *f = fx_new();
 	struct store_pool_stats ps;
@@ -392,19 +369,20 @@ test_pool_acquire_timeout(void **state)
 struct waiter {
 	struct store *st;
 	struct store_conn *got;
+	double waited;
 };
 
-static void *
-waiter_main(void *arg)
+static void *waiter_main(void *arg)
 {
 	struct waiter *w = arg;
+	double t0 = mono_now();
 
 	w->got = store_acquire(w->st);
+	w->waited = mono_now() - t0;
 	return NULL;
 }
 
-static void
-test_pool_waiter_gets_released_conn(void **state)
+static void test_pool_waiter_gets_released_conn(void **state)
 {
 	struct fx *f = fx_new();
 	struct store_pool_stats ps;
@@ -434,6 +412,7 @@ test_pool_waiter_gets_released_conn(void **state)
 	store_release(w.st, a);
 	pthread_join(th, NULL);
 	assert_ptr_equal(w.got, a);
+	assert_true(w.waited < 5.0); /* woken by the release, not by its 10 s timeout */
 	store_release(w.st, w.got);
 	store_release(w.st, b);
 	store_close(w.st);
@@ -442,8 +421,7 @@ test_pool_waiter_gets_released_conn(void **state)
 
 /* ---- transactions ---- */
 
-static void
-test_transactions(void **state)
+static void test_transactions(void **state)
 {
 	struct fx *f = *state;
 	struct user u = mkuser(1, "tx@example.org", NOW), got;
@@ -457,7 +435,7 @@ test_transactions(void **state)
 	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_NOT_FOUND);
 
 	assert_int_equal(store_commit(f->c), STORE_ERROR); /* no transaction */
-	store_rollback(f->c);				    /* harmless */
+	store_rollback(f->c);                              /* harmless */
 
 	assert_int_equal(store_begin(f->c), STORE_OK);
 	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
@@ -468,8 +446,7 @@ test_transactions(void **state)
 	store_release(f->st, c2);
 }
 
-static void
-test_release_rolls_back_open_transaction(void **state)
+static void test_release_rolls_back_open_transaction(void **state)
 {
 	struct fx *f = *state;
 	struct user u = mkuser(2, "dangling@example.org", NOW), got;
@@ -490,8 +467,7 @@ test_release_rolls_back_open_transaction(void **state)
 
 /* ---- users ---- */
 
-static void
-test_user_roundtrip(void **state)
+static void test_user_roundtrip(void **state)
 {
 	struct fx *f = *state;
 	struct user u = mkuser(1, "alice@example.org", NOW), got;
@@ -526,18 +502,19 @@ test_user_roundtrip(void **state)
 	assert_false(got.is_active);
 	assert_int_equal(got.password_changed_at, 0);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM users WHERE full_name IS NULL "
-					     "AND password_changed_at IS NULL"),
-			 1);
+	                                     "AND password_changed_at IS NULL"),
+	                 1);
 }
 
-static void
-test_user_conflicts(void **state)
+static void test_user_conflicts(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "dup@example.org");
 	struct user b = mkuser(2, "dup@example.org", NOW), got;
 
 	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT); /* same email */
+	snprintf(b.email, sizeof(b.email), "DUP@Example.org");
+	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT); /* case-insensitive too */
 	b = mkuser(1, "other@example.org", NOW);
 	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT); /* same id */
 	assert_int_equal(store_user_by_email(f->c, "other@example.org", &got), STORE_NOT_FOUND);
@@ -550,8 +527,7 @@ test_user_conflicts(void **state)
 	assert_string_equal(got.email, "third@example.org");
 }
 
-static void
-test_user_not_found(void **state)
+static void test_user_not_found(void **state)
 {
 	struct fx *f = *state;
 	struct user u = mkuser(9, "ghost@example.org", NOW), got;
@@ -564,8 +540,7 @@ test_user_not_found(void **state)
 	assert_int_equal(store_user_delete(f->c, u.id), STORE_NOT_FOUND);
 }
 
-static void
-test_user_update(void **state)
+static void test_user_update(void **state)
 {
 	struct fx *f = *state;
 	struct user u = add_user(f->c, 1, "carol@example.org"), got;
@@ -596,8 +571,7 @@ test_user_update(void **state)
 	assert_int_equal(store_user_by_email(f->c, "carol@example.org", &got), STORE_NOT_FOUND);
 }
 
-static void
-test_user_delete_cascades(void **state)
+static void test_user_delete_cascades(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "gone@example.org");
@@ -617,20 +591,21 @@ test_user_delete_cascades(void **state)
 	snprintf(oa.purpose, sizeof(oa.purpose), ONETIME_PASSWORD_RESET);
 	assert_int_equal(store_onetime_insert(f->c, &oa), STORE_OK);
 	assert_int_equal(store_audit(f->c, "login_ok", a.id, "192.0.2.1", "ua", NULL, NOW),
-			 STORE_OK);
+	                 STORE_OK);
 
 	assert_int_equal(store_user_delete(f->c, a.id), STORE_OK);
 	assert_int_equal(store_user_by_id(f->c, a.id, &ugot), STORE_NOT_FOUND);
 	assert_int_equal(store_session_by_id(f->c, sa.id, &sgot), STORE_NOT_FOUND);
 	assert_int_equal(store_refresh_by_hash(f->c, ta.token_hash, &tgot), STORE_NOT_FOUND);
-	assert_int_equal(store_onetime_consume(f->c, oa.token_hash, ONETIME_PASSWORD_RESET, NOW,
-					       uid),
-			 STORE_NOT_FOUND);
+	assert_int_equal(
+	        store_onetime_consume(f->c, oa.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        STORE_NOT_FOUND);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM one_time_tokens"), 0);
 	/* The audit trail outlives the user. */
-	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM audit_events "
-					     "WHERE user_id = '00000000-0000-4000-8000-000000000001'"),
-			 1);
+	assert_int_equal(raw_scalar(f->path,
+	                            "SELECT count(*) FROM audit_events "
+	                            "WHERE user_id = '00000000-0000-4000-8000-000000000001'"),
+	                 1);
 	/* The other user's rows are untouched. */
 	assert_int_equal(store_user_by_id(f->c, b.id, &ugot), STORE_OK);
 	assert_int_equal(store_session_by_id(f->c, sb.id, &sgot), STORE_OK);
@@ -638,8 +613,7 @@ test_user_delete_cascades(void **state)
 	assert_int_equal(store_user_delete(f->c, a.id), STORE_NOT_FOUND);
 }
 
-static void
-test_user_list_paging(void **state)
+static void test_user_list_paging(void **state)
 {
 	struct fx *f = *state;
 	struct user *v = NULL;
@@ -704,8 +678,7 @@ test_user_list_paging(void **state)
 	assert_int_equal(store_user_list(f->c, 1, -1, NULL, &v, &n, &total), STORE_ERROR);
 }
 
-static int
-list_count(struct store_conn *c, const char *filter, char first[STORE_EMAIL_LEN])
+static int list_count(struct store_conn *c, const char *filter, char first[STORE_EMAIL_LEN])
 {
 	struct user *v = NULL;
 	size_t n = 0;
@@ -719,8 +692,7 @@ list_count(struct store_conn *c, const char *filter, char first[STORE_EMAIL_LEN]
 	return (int)n;
 }
 
-static void
-test_user_list_escapes_like_wildcards(void **state)
+static void test_user_list_escapes_like_wildcards(void **state)
 {
 	struct fx *f = *state;
 	char first[STORE_EMAIL_LEN];
@@ -749,8 +721,7 @@ test_user_list_escapes_like_wildcards(void **state)
 	assert_int_equal(list_count(f->c, "@X.IO", NULL), 6);
 }
 
-static void
-test_user_list_inside_transaction(void **state)
+static void test_user_list_inside_transaction(void **state)
 {
 	struct fx *f = *state;
 
@@ -761,8 +732,7 @@ test_user_list_inside_transaction(void **state)
 	assert_int_equal(list_count(f->c, "in-tx", NULL), 0);
 }
 
-static void
-test_overlong_value_is_an_error(void **state)
+static void test_overlong_value_is_an_error(void **state)
 {
 	struct fx *f = *state;
 	struct user got, *v = NULL;
@@ -774,9 +744,9 @@ test_overlong_value_is_an_error(void **state)
 	memset(longmail, 'a', sizeof(longmail) - 1);
 	longmail[sizeof(longmail) - 1] = '\0';
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO users (id, email, password_hash, is_active, is_verified, roles, "
-		 "created_at, updated_at) VALUES ('long-one', '%s', 'h', 1, 0, 'user', 1, 1)",
-		 longmail);
+	         "INSERT INTO users (id, email, password_hash, is_active, is_verified, roles, "
+	         "created_at, updated_at) VALUES ('long-one', '%s', 'h', 1, 0, 'user', 1, 1)",
+	         longmail);
 	raw_exec(f->path, sql);
 
 	assert_int_equal(store_user_by_id(f->c, "long-one", &got), STORE_ERROR);
@@ -786,15 +756,13 @@ test_overlong_value_is_an_error(void **state)
 
 	/* Exactly the buffer's capacity minus the NUL still fits. */
 	longmail[STORE_EMAIL_LEN - 1] = '\0';
-	snprintf(sql, sizeof(sql), "UPDATE users SET email = '%s' WHERE id = 'long-one'",
-		 longmail);
+	snprintf(sql, sizeof(sql), "UPDATE users SET email = '%s' WHERE id = 'long-one'", longmail);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_user_by_id(f->c, "long-one", &got), STORE_OK);
 	assert_int_equal(strlen(got.email), STORE_EMAIL_LEN - 1);
 }
 
-static void
-test_missing_arguments(void **state)
+static void test_missing_arguments(void **state)
 {
 	struct fx *f = *state;
 	struct user u;
@@ -812,8 +780,7 @@ test_missing_arguments(void **state)
 
 /* ---- sessions ---- */
 
-static void
-test_sessions(void **state)
+static void test_sessions(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "s@example.org");
@@ -871,17 +838,16 @@ test_sessions(void **state)
 	free(v);
 }
 
-static void
-test_session_revoke_all(void **state)
+static void test_session_revoke_all(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "ra@example.org");
 	struct user b = add_user(f->c, 2, "rb@example.org");
 	struct session s[4] = {
-		mksession(1, a.id, NOW, NOW + 1000),
-		mksession(2, a.id, NOW + 1, NOW + 1000),
-		mksession(3, a.id, NOW + 2, NOW + 1000),
-		mksession(4, b.id, NOW, NOW + 1000),
+	        mksession(1, a.id, NOW, NOW + 1000),
+	        mksession(2, a.id, NOW + 1, NOW + 1000),
+	        mksession(3, a.id, NOW + 2, NOW + 1000),
+	        mksession(4, b.id, NOW, NOW + 1000),
 	};
 	struct session *v = NULL, got;
 	size_t n = 0;
@@ -912,8 +878,7 @@ test_session_revoke_all(void **state)
 	assert_int_equal(store_session_revoke_all(f->c, "nobody", NULL, NOW), STORE_OK);
 }
 
-static void
-test_foreign_keys_enforced(void **state)
+static void test_foreign_keys_enforced(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "fk@example.org");
@@ -930,8 +895,7 @@ test_foreign_keys_enforced(void **state)
 
 /* ---- refresh tokens ---- */
 
-static void
-test_refresh_tokens(void **state)
+static void test_refresh_tokens(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "r@example.org");
@@ -955,14 +919,14 @@ test_refresh_tokens(void **state)
 	assert_string_equal(got.parent_hash, root.token_hash);
 
 	assert_int_equal(store_refresh_spend(f->c, root.token_hash, child.token_hash, NOW + 3),
-			 STORE_OK);
+	                 STORE_OK);
 	assert_int_equal(store_refresh_by_hash(f->c, root.token_hash, &got), STORE_OK);
 	assert_int_equal(got.spent_at, NOW + 3);
 	assert_string_equal(got.replaced_by, child.token_hash);
 
 	/* Second spend loses and changes nothing. */
 	assert_int_equal(store_refresh_spend(f->c, root.token_hash, "other", NOW + 9),
-			 STORE_CONFLICT);
+	                 STORE_CONFLICT);
 	assert_int_equal(store_refresh_by_hash(f->c, root.token_hash, &got), STORE_OK);
 	assert_int_equal(got.spent_at, NOW + 3);
 	assert_string_equal(got.replaced_by, child.token_hash);
@@ -983,8 +947,7 @@ struct racer {
 	enum store_rc rc;
 };
 
-static void *
-racer_main(void *arg)
+static void *racer_main(void *arg)
 {
 	struct racer *r = arg;
 
@@ -993,8 +956,7 @@ racer_main(void *arg)
 	return NULL;
 }
 
-static void
-test_refresh_spend_race(void **state)
+static void test_refresh_spend_race(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "race@example.org");
@@ -1017,7 +979,7 @@ test_refresh_spend_race(void **state)
 		pthread_join(th1, NULL);
 		pthread_join(th2, NULL);
 		assert_true((r1.rc == STORE_OK && r2.rc == STORE_CONFLICT) ||
-			    (r1.rc == STORE_CONFLICT && r2.rc == STORE_OK));
+		            (r1.rc == STORE_CONFLICT && r2.rc == STORE_OK));
 	}
 	pthread_barrier_destroy(&bar);
 	store_release(f->st, c2);
@@ -1025,8 +987,7 @@ test_refresh_spend_race(void **state)
 
 /* ---- one-time tokens ---- */
 
-static void
-test_onetime_tokens(void **state)
+static void test_onetime_tokens(void **state)
 {
 	struct fx *f = *state;
 	struct user a = add_user(f->c, 1, "ot@example.org");
@@ -1041,14 +1002,15 @@ test_onetime_tokens(void **state)
 	assert_int_equal(store_onetime_insert(f->c, &t), STORE_CONFLICT);
 
 	/* Wrong purpose: nothing consumed. */
-	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
-			 STORE_NOT_FOUND);
+	assert_int_equal(
+	        store_onetime_consume(f->c, t.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        STORE_NOT_FOUND);
 	assert_string_equal(uid, "");
 	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-			 STORE_OK);
+	                 STORE_OK);
 	assert_string_equal(uid, a.id);
 	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-			 STORE_NOT_FOUND);
+	                 STORE_NOT_FOUND);
 	assert_int_equal(raw_scalar(f->path, "SELECT used_at FROM one_time_tokens"), NOW);
 
 	/* Expired: expires_at == now is already too late. */
@@ -1056,24 +1018,60 @@ test_onetime_tokens(void **state)
 	snprintf(e.user_id, sizeof(e.user_id), "%s", a.id);
 	snprintf(e.purpose, sizeof(e.purpose), ONETIME_PASSWORD_RESET);
 	assert_int_equal(store_onetime_insert(f->c, &e), STORE_OK);
-	assert_int_equal(store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
-			 STORE_NOT_FOUND);
 	assert_int_equal(
-		store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW - 1, uid),
-		STORE_OK);
+	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        STORE_NOT_FOUND);
+	assert_int_equal(
+	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW - 1, uid),
+	        STORE_OK);
 
 	mkhash(e.token_hash, 3);
-	assert_int_equal(store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
-			 STORE_NOT_FOUND);
+	assert_int_equal(
+	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        STORE_NOT_FOUND);
 	/* FK: a token for a user that does not exist. */
 	snprintf(e.user_id, sizeof(e.user_id), "no-such-user");
 	assert_int_equal(store_onetime_insert(f->c, &e), STORE_NOT_FOUND);
 }
 
+/*
+ * A consume whose result does not fit (a user id longer than STORE_ID_LEN)
+ * fails and must leave the token unused, on its own and inside a caller's
+ * transaction (where only its savepoint is undone).
+ */
+static void test_onetime_failed_consume_leaves_token_unused(void **state)
+{
+	struct fx *f = *state;
+	char uid[STORE_ID_LEN];
+	struct user u = add_user(f->c, 1, "keep@example.org"), got;
+
+	raw_exec(f->path,
+	         "INSERT INTO users (id, email, password_hash, is_active, is_verified, "
+	         "roles, created_at, updated_at) VALUES ('an-id-that-is-much-longer-than-a-"
+	         "uuid-ever-is', 'long@x.io', 'h', 1, 0, 'user', 1, 1);"
+	         "INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, "
+	         "expires_at) VALUES ('tok', 'an-id-that-is-much-longer-than-a-uuid-ever-is', "
+	         "'verify_email', 1, 1900000000)");
+
+	assert_int_equal(store_onetime_consume(f->c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
+	                 STORE_ERROR);
+	assert_string_equal(uid, "");
+	assert_int_equal(raw_scalar(f->path, "SELECT used_at IS NULL FROM one_time_tokens"), 1);
+
+	assert_int_equal(store_begin(f->c), STORE_OK);
+	u.is_verified = true;
+	assert_int_equal(store_user_update(f->c, &u), STORE_OK);
+	assert_int_equal(store_onetime_consume(f->c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
+	                 STORE_ERROR);
+	assert_int_equal(store_commit(f->c), STORE_OK); /* the rest of the transaction stands */
+	assert_int_equal(raw_scalar(f->path, "SELECT used_at IS NULL FROM one_time_tokens"), 1);
+	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_true(got.is_verified);
+}
+
 /* ---- outbox ---- */
 
-static void
-test_outbox_lifecycle(void **state)
+static void test_outbox_lifecycle(void **state)
 {
 	struct fx *f = *state;
 	struct outbox_msg m = {0}, m2 = {0};
@@ -1084,11 +1082,11 @@ test_outbox_lifecycle(void **state)
 	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m), STORE_NOT_FOUND);
 
 	assert_int_equal(store_outbox_add(f->c, "one@example.org", "Subject 1", "text 1",
-					  "<p>html 1</p>", NOW),
-			 STORE_OK);
-	assert_int_equal(store_outbox_add(f->c, "two@example.org", "Subject 2", "text 2", NULL,
-					  NOW + 1),
-			 STORE_OK);
+	                                  "<p>html 1</p>", NOW),
+	                 STORE_OK);
+	assert_int_equal(
+	        store_outbox_add(f->c, "two@example.org", "Subject 2", "text 2", NULL, NOW + 1),
+	        STORE_OK);
 	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
 	assert_int_equal(pending, 2);
 
@@ -1125,12 +1123,13 @@ test_outbox_lifecycle(void **state)
 	assert_int_equal(pending, 1);
 
 	/* Failure with retry: claimable again at next_attempt, attempts counted. */
-	assert_int_equal(store_outbox_failed(f->c, id2, "421 try later", NOW + 300, false, NOW + 63),
-			 STORE_OK);
+	assert_int_equal(
+	        store_outbox_failed(f->c, id2, "421 try later", NOW + 300, false, NOW + 63),
+	        STORE_OK);
 	assert_int_equal(raw_scalar(f->path, "SELECT claimed_until IS NULL AND failed_at IS NULL "
-					     "AND last_error = '421 try later' FROM email_outbox "
-					     "WHERE id = 2"),
-			 1);
+	                                     "AND last_error = '421 try later' FROM email_outbox "
+	                                     "WHERE id = 2"),
+	                 1);
 	assert_int_equal(store_outbox_claim(f->c, NOW + 299, NOW + 400, &m), STORE_NOT_FOUND);
 	assert_int_equal(store_outbox_claim(f->c, NOW + 300, NOW + 400, &m), STORE_OK);
 	assert_int_equal(m.id, id2);
@@ -1140,14 +1139,14 @@ test_outbox_lifecycle(void **state)
 	assert_int_equal(pending, 1);
 
 	/* Giving up: no longer pending nor claimable. */
-	assert_int_equal(store_outbox_failed(f->c, id2, "550 no such user", NOW + 999, true,
-					     NOW + 301),
-			 STORE_OK);
+	assert_int_equal(
+	        store_outbox_failed(f->c, id2, "550 no such user", NOW + 999, true, NOW + 301),
+	        STORE_OK);
 	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
 	assert_int_equal(pending, 0);
 	assert_int_equal(store_outbox_claim(f->c, NOW + 5000, NOW + 6000, &m), STORE_NOT_FOUND);
 	assert_int_equal(raw_scalar(f->path, "SELECT failed_at FROM email_outbox WHERE id = 2"),
-			 NOW + 301);
+	                 NOW + 301);
 	assert_int_equal(raw_scalar(f->path, "SELECT attempts FROM email_outbox WHERE id = 2"), 2);
 
 	/* Unknown ids. */
@@ -1155,8 +1154,7 @@ test_outbox_lifecycle(void **state)
 	assert_int_equal(store_outbox_failed(f->c, 999, "x", NOW, false, NOW), STORE_NOT_FOUND);
 }
 
-static void
-test_outbox_claim_inside_transaction(void **state)
+static void test_outbox_claim_inside_transaction(void **state)
 {
 	struct fx *f = *state;
 	struct outbox_msg m = {0};
@@ -1173,62 +1171,63 @@ test_outbox_claim_inside_transaction(void **state)
 
 /* ---- audit ---- */
 
-static void
-test_audit(void **state)
+static void test_audit(void **state)
 {
 	struct fx *f = *state;
 
 	assert_int_equal(store_audit(f->c, "login_failed", NULL, "198.51.100.7", "curl/8",
-				     "unknown email", NOW),
-			 STORE_OK);
+	                             "unknown email", NOW),
+	                 STORE_OK);
 	assert_int_equal(store_audit(f->c, "logout", "some-user", NULL, NULL, NULL, NOW + 1),
-			 STORE_OK);
+	                 STORE_OK);
 	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM audit_events"), 2);
-	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM audit_events WHERE "
-					     "event = 'login_failed' AND user_id IS NULL AND "
-					     "ip = '198.51.100.7' AND user_agent = 'curl/8' AND "
-					     "detail = 'unknown email' AND created_at = 1800000000"),
-			 1);
-	assert_int_equal(raw_scalar(f->path, "SELECT count(*) FROM audit_events WHERE "
-					     "user_id = 'some-user' AND ip IS NULL AND detail IS NULL"),
-			 1);
+	assert_int_equal(raw_scalar(f->path,
+	                            "SELECT count(*) FROM audit_events WHERE "
+	                            "event = 'login_failed' AND user_id IS NULL AND "
+	                            "ip = '198.51.100.7' AND user_agent = 'curl/8' AND "
+	                            "detail = 'unknown email' AND created_at = 1800000000"),
+	                 1);
+	assert_int_equal(raw_scalar(f->path,
+	                            "SELECT count(*) FROM audit_events WHERE "
+	                            "user_id = 'some-user' AND ip IS NULL AND detail IS NULL"),
+	                 1);
 	assert_int_equal(store_audit(f->c, NULL, NULL, NULL, NULL, NULL, NOW), STORE_ERROR);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_open_kind_and_stats),
-		cmocka_unit_test(test_open_postgres_not_built),
-		cmocka_unit_test(test_open_bad_path),
-		T(test_open_sets_wal_and_foreign_keys),
-		cmocka_unit_test(test_pool_min_size),
-		cmocka_unit_test(test_pool_acquire_timeout),
-		cmocka_unit_test(test_pool_waiter_gets_released_conn),
-		T(test_transactions),
-		T(test_release_rolls_back_open_transaction),
-		T(test_user_roundtrip),
-		T(test_user_conflicts),
-		T(test_user_not_found),
-		T(test_user_update),
-		T(test_user_delete_cascades),
-		T(test_user_list_paging),
-		T(test_user_list_escapes_like_wildcards),
-		T(test_user_list_inside_transaction),
-		T(test_overlong_value_is_an_error),
-		T(test_missing_arguments),
-		T(test_sessions),
-		T(test_session_revoke_all),
-		T(test_foreign_keys_enforced),
-		T(test_refresh_tokens),
-		T(test_refresh_spend_race),
-		T(test_onetime_tokens),
-		T(test_outbox_lifecycle),
-		T(test_outbox_claim_inside_transaction),
-		T(test_audit),
+	        T(test_open_kind_and_stats),
+	        cmocka_unit_test(test_open_postgres_not_built),
+	        cmocka_unit_test(test_open_bad_path),
+	        T(test_open_sets_wal),
+	        cmocka_unit_test(test_pool_min_size),
+	        cmocka_unit_test(test_pool_acquire_timeout),
+	        cmocka_unit_test(test_pool_waiter_gets_released_conn),
+	        T(test_transactions),
+	        T(test_release_rolls_back_open_transaction),
+	        T(test_user_roundtrip),
+	        T(test_user_conflicts),
+	        T(test_user_not_found),
+	        T(test_user_update),
+	        T(test_user_delete_cascades),
+	        T(test_user_list_paging),
+	        T(test_user_list_escapes_like_wildcards),
+	        T(test_user_list_inside_transaction),
+	        T(test_overlong_value_is_an_error),
+	        T(test_missing_arguments),
+	        T(test_sessions),
+	        T(test_session_revoke_all),
+	        T(test_foreign_keys_enforced),
+	        T(test_refresh_tokens),
+	        T(test_refresh_spend_race),
+	        T(test_onetime_tokens),
+	        T(test_onetime_failed_consume_leaves_token_unused),
+	        T(test_outbox_lifecycle),
+	        T(test_outbox_claim_inside_transaction),
+	        T(test_audit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
