@@ -18,7 +18,7 @@
  *     control characters escaped and long values cut, so one problem stays
  *     one line.
  * After the per-variable pass come the derived defaults (WORKERS,
- * JWT_ISSUER, SMTP_FROM) and the staging/production policy, which skips
+ * JWT_ISSUER, SMTP_FROM, SMTP_SECURITY) and the staging/production policy, which skips
  * variables that already failed so one mistake is not reported twice.
  */
 #include "config.h"
@@ -59,6 +59,7 @@ enum var_type {
 	V_ENV,        /* enum app_env */
 	V_LEVEL,      /* enum log_level */
 	V_FORMAT,     /* enum log_format */
+	V_SECURITY,   /* enum smtp_security (email: SMTP_SECURITY) */
 	V_DB_URL,     /* database_url + db */
 	V_REDIS_URL,  /* redis_url + redis */
 	V_PATHS,      /* char ** + count: comma-separated paths */
@@ -251,6 +252,11 @@ static const struct var vars[] = {
          .lo = 1,
          .hi = 65535,
          .example = "587"},
+        /* email: SMTP_SECURITY (unset: derived from SMTP_PORT, see derive_defaults) */
+        {.name = "SMTP_SECURITY",
+         .type = V_SECURITY,
+         .off = F(smtp_security),
+         .example = "starttls"},
         {.name = "SMTP_USER", .type = V_STR, .off = F(smtp_user), .example = "apikey"},
         {.name = "SMTP_PASSWORD",
          .type = V_SECRET,
@@ -265,6 +271,21 @@ static const struct var vars[] = {
          .type = V_STR,
          .off = F(email_templates_dir),
          .example = "./templates"},
+        /* email: the outbox sender's timing (docs/email.md) */
+        {.name = "OUTBOX_RETRY_BASE_SECONDS",
+         .type = V_INT,
+         .off = F(outbox_retry_base_seconds),
+         .def = "30",
+         .lo = 1,
+         .hi = 3600,
+         .example = "30"},
+        {.name = "OUTBOX_POLL_SECONDS",
+         .type = V_INT,
+         .off = F(outbox_poll_seconds),
+         .def = "5",
+         .lo = 1,
+         .hi = 300,
+         .example = "5"},
         {.name = "CORS_ORIGINS",
          .type = V_ORIGINS,
          .off = F(cors_origins),
@@ -301,6 +322,8 @@ static const struct var vars[] = {
 static const char *const env_names[] = {"development", "test", "staging", "production"};
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
 static const char *const format_names[] = {"text", "json"};
+/* Indexed by enum smtp_security - 1 (AUTO is never a value). */
+static const char *const security_names[] = {"starttls", "tls", "none"};
 
 struct loader {
 	config_lookup_fn lookup;
@@ -727,6 +750,10 @@ static void load_choice(struct loader *l, const struct var *v, const char *val, 
 		names = level_names;
 		n = sizeof(level_names) / sizeof(level_names[0]);
 		break;
+	case V_SECURITY:
+		names = security_names;
+		n = sizeof(security_names) / sizeof(security_names[0]);
+		break;
 	default:
 		names = format_names;
 		n = sizeof(format_names) / sizeof(format_names[0]);
@@ -748,6 +775,9 @@ static void load_choice(struct loader *l, const struct var *v, const char *val, 
 		break;
 	case V_LEVEL:
 		*(enum log_level *)field = (enum log_level)i;
+		break;
+	case V_SECURITY:
+		*(enum smtp_security *)field = (enum smtp_security)(i + 1);
 		break;
 	default:
 		*(enum log_format *)field = (enum log_format)i;
@@ -835,6 +865,7 @@ static void load_var(struct loader *l, struct config *cfg, const struct var *v)
 	case V_ENV:
 	case V_LEVEL:
 	case V_FORMAT:
+	case V_SECURITY:
 		load_choice(l, v, val, field);
 		break;
 	case V_DB_URL:
@@ -874,6 +905,11 @@ static void derive_defaults(struct config *cfg)
 	}
 	if (!cfg->smtp_from)
 		cfg->smtp_from = xstrdup(cfg->smtp_user ? cfg->smtp_user : "noreply@localhost");
+	/* email: SPEC 2's port rule, unless SMTP_SECURITY says otherwise. */
+	if (cfg->smtp_security == SMTP_SECURITY_AUTO)
+		cfg->smtp_security = cfg->smtp_port == 587   ? SMTP_SECURITY_STARTTLS
+		                     : cfg->smtp_port == 465 ? SMTP_SECURITY_TLS
+		                                             : SMTP_SECURITY_NONE;
 }
 
 /* Staging and production refuse settings that are only safe on a laptop. */
@@ -905,8 +941,12 @@ static void check_policy(struct loader *l, const struct config *cfg)
 	if (cfg->cors_any)
 		bad(l, var_named("CORS_ORIGINS"),
 		    "\"*\" is refused in production; list the exact origins");
-	if (cfg->smtp_host && !failed(l, "SMTP_PORT") && cfg->smtp_port != 587 &&
-	    cfg->smtp_port != 465)
+	if (cfg->smtp_host && !failed(l, "SMTP_SECURITY") && lookup(l, "SMTP_SECURITY") &&
+	    cfg->smtp_security == SMTP_SECURITY_NONE)
+		bad(l, var_named("SMTP_SECURITY"),
+		    "none sends mail without TLS, refused in production; use starttls or tls");
+	else if (cfg->smtp_host && !failed(l, "SMTP_PORT") &&
+	         cfg->smtp_security == SMTP_SECURITY_NONE)
 		bad(l, var_named("SMTP_PORT"),
 		    "%d sends mail without TLS, refused in production; use 587 (STARTTLS) or 465 "
 		    "(implicit TLS)",
@@ -1048,6 +1088,9 @@ void config_print(const struct config *cfg, FILE *out)
 			fputs((unsigned)cfg->log_format < 2 ? format_names[cfg->log_format] : "?",
 			      out);
 			break;
+		case V_SECURITY:
+			fputs(config_smtp_security_name(cfg->smtp_security), out);
+			break;
 		case V_DB_URL:
 			put_clean(out, cfg->db.redacted ? cfg->db.redacted : "(unset)");
 			break;
@@ -1136,6 +1179,7 @@ void config_free(struct config *cfg)
 		case V_ENV:
 		case V_LEVEL:
 		case V_FORMAT:
+		case V_SECURITY:
 			break;
 		}
 	}
@@ -1159,4 +1203,9 @@ const char *config_env_name(enum app_env env)
 bool config_is_strict(const struct config *cfg)
 {
 	return cfg->environment == ENV_STAGING || cfg->environment == ENV_PRODUCTION;
+}
+
+const char *config_smtp_security_name(enum smtp_security s)
+{
+	return s >= SMTP_SECURITY_STARTTLS && s <= SMTP_SECURITY_NONE ? security_names[s - 1] : "?";
 }

@@ -20,6 +20,13 @@
 enum app_env { ENV_DEVELOPMENT, ENV_TEST, ENV_STAGING, ENV_PRODUCTION };
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+/* SMTP_SECURITY; unset (SMTP_SECURITY_AUTO) is derived from SMTP_PORT at load. */
+enum smtp_security {
+	SMTP_SECURITY_AUTO = 0,
+	SMTP_SECURITY_STARTTLS, /* smtp:// + STARTTLS required (587) */
+	SMTP_SECURITY_TLS,      /* smtps://, implicit TLS (465) */
+	SMTP_SECURITY_NONE,     /* plain text (other ports; refused in production) */
+};
 
 /* One entry of TRUSTED_PROXIES, e.g. 10.0.0.0/8 or ::1/128. */
 struct cidr {
@@ -75,11 +82,14 @@ struct config {
 	char *frontend_url;
 	char *smtp_host; /* NULL: emails go to the log */
 	int smtp_port;
+	enum smtp_security smtp_security; /* never AUTO after config_load */
 	char *smtp_user;
 	char *smtp_password;
 	char *smtp_from;
 	char *smtp_ca_file;
 	char *email_templates_dir;
+	int outbox_retry_base_seconds; /* first retry delay, doubled per attempt */
+	int outbox_poll_seconds;       /* sender's idle poll interval */
 
 	char **cors_origins; /* exact origins */
 	size_t n_cors_origins;
@@ -125,6 +135,7 @@ void config_errors_free(struct config_errors *errs);
 
 const char *config_env_name(enum app_env env);
 bool config_is_strict(const struct config *cfg); /* staging or production */
+const char *config_smtp_security_name(enum smtp_security s); /* "starttls", "tls", "none" */
 
 /* Parse a boolean the way SPEC section 2 says: true/false/1/0/yes/no, any case. */
 int config_parse_bool(const char *s, bool *out);

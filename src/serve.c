@@ -28,6 +28,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/store.h"
 #include "workpool.h"
 
@@ -139,6 +140,7 @@ cmd_serve(const struct config *cfg)
 		goto out;
 	}
 	router = router_create(api_routes, api_routes_count);
+	app.metrics = metrics_create(api_routes, api_routes_count);
 	srv = server_start(&app, router, err, sizeof(err));
 	if (!srv) {
 		log_error("%s", err);
@@ -170,6 +172,7 @@ out:
 	server_stop(srv);
 	stop_pools(&app);
 	router_free(router);
+	metrics_free(app.metrics);
 	if (app.store)
 		store_close(app.store);
 	cache_close(app.cache);

@@ -28,6 +28,7 @@ extern const size_t api_routes_count;
 /* health.c */
 void api_health(struct req *r, struct resp *rs);
 void api_ready(struct req *r, struct resp *rs);
+void api_metrics(struct req *r, struct resp *rs);
 /* wellknown.c */
 void api_jwks(struct req *r, struct resp *rs);
 void api_openid_configuration(struct req *r, struct resp *rs);

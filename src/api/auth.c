@@ -22,6 +22,7 @@
 #include "config.h"
 #include "http/form.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_TOKEN_LEN 256
 
@@ -55,6 +56,7 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 		/* Same bcrypt work as a real check: no timing oracle for unknown emails. */
 		password_dummy_verify(password, cfg->password_bcrypt_rounds);
 		api_rate_login_failed(r, norm);
+		metrics_login(r->app->metrics, LOGIN_FAILED);
 		api_audit(r, c, "login_failed", NULL, "unknown account");
 		grc = GRANT_BAD_CREDENTIALS;
 		goto out;
@@ -66,16 +68,19 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 	}
 	if (!ok) {
 		api_rate_login_failed(r, norm);
+		metrics_login(r->app->metrics, LOGIN_FAILED);
 		api_audit(r, c, "login_failed", u.id, "wrong password");
 		grc = GRANT_BAD_CREDENTIALS;
 		goto out;
 	}
 	if (!u.is_active) {
+		metrics_login(r->app->metrics, LOGIN_DISABLED);
 		api_audit(r, c, "login_refused", u.id, "account disabled");
 		grc = GRANT_DISABLED;
 		goto out;
 	}
 	if (cfg->require_email_verification && !u.is_verified) {
+		metrics_login(r->app->metrics, LOGIN_UNVERIFIED);
 		api_audit(r, c, "login_refused", u.id, "email not verified");
 		grc = GRANT_UNVERIFIED;
 		goto out;
@@ -92,6 +97,7 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 		}
 	}
 	api_rate_login_succeeded(r, norm);
+	metrics_login(r->app->metrics, LOGIN_OK);
 	grc = api_issue_session(r, rs, c, &u) ? GRANT_OK : GRANT_ANSWERED;
 out:
 	api_db_done(r, c);
@@ -173,6 +179,7 @@ spent_again(struct req *r, struct resp *rs, struct store_conn *c, const struct r
 			store_rollback(c);
 		}
 	}
+	metrics_event(r->app->metrics, EV_REFRESH_REUSE);
 	log_msg(LOG_WARNING, r->request_id,
 		"refresh token reuse detected: session %s of user %s revoked", s->id, u->id);
 	return GRANT_BAD_REFRESH;
@@ -329,6 +336,8 @@ login_input(struct req *r, struct resp *rs, const char **email, const char **pas
 	}
 	if (verr_any(&v)) {
 		verr_respond(&v, rs);
+		json_decref(*body);
+		*body = NULL;
 		return false;
 	}
 	return true;

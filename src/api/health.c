@@ -4,10 +4,12 @@
  * /health answers from memory: the process is alive.  /ready checks what
  * a request needs (the database, and the revocation store) and turns 503
  * the moment shutdown begins, so a load balancer stops sending traffic
- * before the listener closes.
+ * before the listener closes.  /metrics renders the Prometheus counters
+ * (metrics.c) from memory.
  */
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -15,6 +17,7 @@
 #include "cache/cache.h"
 #include "config.h"
 #include "http/json.h"
+#include "metrics.h"
 #include "store/store.h"
 
 void
@@ -64,4 +67,17 @@ api_ready(struct req *r, struct resp *rs)
 	json_object_set_new(body, "checks", checks);
 	resp_json(rs, 503, body);
 	resp_header(rs, "Retry-After", "5");
+}
+
+void
+api_metrics(struct req *r, struct resp *rs)
+{
+	size_t len = 0;
+	char *text = metrics_render(r->app->metrics, r->app, &len);
+
+	free(rs->body);
+	rs->body = text;
+	rs->body_len = len;
+	rs->status = 200;
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

@@ -133,9 +133,8 @@ void
 api_oauth_revoke(struct req *r, struct resp *rs)
 {
 	struct form f;
-	const char *token, *hint;
+	const char *token;
 	struct store_conn *c;
-	bool access_first;
 
 	if (!oauth_form(r, rs, &f))
 		return;
@@ -144,9 +143,13 @@ api_oauth_revoke(struct req *r, struct resp *rs)
 		oauth_error(rs, 400, "invalid_request", "token is required");
 		return;
 	}
-	hint = form_get(&f, "token_type_hint");
-	access_first = (hint && strcmp(hint, "access_token") == 0) || strchr(token, '.') != NULL;
-	if (access_first) {
+	/*
+	 * The hint only orders the search (RFC 7009 2.1): an access token is a
+	 * JWS (it has dots), a refresh token never does, so each kind is tried
+	 * where it can match and a wrong hint changes nothing.
+	 */
+	(void)form_get(&f, "token_type_hint");
+	if (strchr(token, '.')) {
 		if (revoke_access(r, token) != 0) {
 			api_unavailable(rs, "Revocation store unavailable, retry later");
 			return;

@@ -18,14 +18,16 @@
 #include "cache/cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 #define WINDOW 60
 
 static void
-too_many(struct resp *rs, int reset_in, const char *detail)
+too_many(struct req *r, struct resp *rs, int reset_in, const char *detail)
 {
 	char secs[16];
 
+	metrics_event(r->app->metrics, EV_RATE_LIMITED);
 	snprintf(secs, sizeof(secs), "%d", reset_in > 0 ? reset_in : 1);
 	resp_detail(rs, 429, detail);
 	resp_header(rs, "Retry-After", secs);
@@ -46,7 +48,7 @@ api_rate_ip(struct req *r, struct resp *rs)
 	if (count > r->app->cfg->rate_limit_ip_per_minute) {
 		log_msg(LOG_WARNING, r->request_id, "rate limit: %s over %d requests/minute",
 			r->client_ip, r->app->cfg->rate_limit_ip_per_minute);
-		too_many(rs, reset_in, "Too many requests, retry later");
+		too_many(r, rs, reset_in, "Too many requests, retry later");
 		return false;
 	}
 	return true;
@@ -73,7 +75,8 @@ api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
 	if (count >= r->app->cfg->rate_limit_login_per_minute) {
 		log_msg(LOG_WARNING, r->request_id, "rate limit: failed logins from %s",
 			r->client_ip);
-		too_many(rs, reset_in, "Too many failed login attempts, retry later");
+		metrics_login(r->app->metrics, LOGIN_RATE_LIMITED);
+		too_many(r, rs, reset_in, "Too many failed login attempts, retry later");
 		return false;
 	}
 	return true;

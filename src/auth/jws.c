@@ -96,9 +96,8 @@ static bool typ_ok(const json_t *typ)
 {
 	const char *s;
 
-	if (typ == NULL)
-		return true;
-	if (!json_is_string(typ))
+	/* Required: RFC 9068 section 4 has us refuse tokens not typed as access tokens. */
+	if (typ == NULL || !json_is_string(typ))
 		return false;
 	s = json_string_value(typ);
 	/* RFC 9068 4; media types compare case-insensitively (RFC 7515 4.1.9). */

@@ -33,4 +33,11 @@ struct cache {
 void *memcache_create(void);
 extern const struct cache_backend memcache_backend;
 
+/*
+ * cache/redis.c: NULL with a reason in err only when the configuration is
+ * unusable; an unreachable Redis is not an error (operations fail closed).
+ */
+void *rediscache_create(const struct config *cfg, char *err, size_t errlen);
+extern const struct cache_backend rediscache_backend;
+
 #endif

@@ -23,9 +23,13 @@ cache_open(const struct config *cfg, char *err, size_t errlen)
 	struct cache *c = xcalloc(1, sizeof(*c));
 
 	if (cfg->redis_url) {
-		snprintf(err, errlen, "REDIS_URL is set but this build has no Redis backend");
-		free(c);
-		return NULL;
+		c->be = &rediscache_backend;
+		c->impl = rediscache_create(cfg, err, errlen);
+		if (!c->impl) {
+			free(c);
+			return NULL;
+		}
+		return c;
 	}
 	c->be = &memcache_backend;
 	c->impl = memcache_create();

@@ -45,6 +45,7 @@
 #include "http/json.h"
 #include "http/router.h"
 #include "log.h"
+#include "metrics.h"
 #include "workpool.h"
 
 #define MAX_HEADERS 64
@@ -52,6 +53,9 @@
 #define CONNECTION_MEMORY (32 * 1024) /* bounds request line + headers */
 #define CONNECTION_TIMEOUT 15	      /* seconds of inactivity */
 #define RETRY_AFTER "1"
+#define MAX_CONNECTIONS 4096	      /* total */
+#define MAX_CONNECTIONS_PER_IP 256    /* without TRUSTED_PROXIES (a proxy holds many) */
+#define BODY_DEADLINE_MS 30000	      /* a body must arrive within this, however slowly */
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -407,6 +411,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return respond(ex);
 	if (ex->state != EX_READING)
 		return MHD_YES;
+	if (*upload_data_size && ms_since(&ex->start) > BODY_DEADLINE_MS) {
+		/* A slow-body client: answer and let libmicrohttpd close the connection. */
+		*upload_data_size = 0;
+		resp_detail(&ex->resp, 408, "Request body not received in time");
+		return respond(ex);
+	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		if (!ex->too_large && ex->body_len + n <= HTTP_MAX_BODY) {
@@ -429,6 +439,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct server *srv = cls;
 	struct exchange *ex = *con_cls;
+	double duration;
 	int status;
 
 	(void)conn;
@@ -437,9 +448,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	status = ex->resp.status;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
 		status = 499; /* client went away before an answer */
+	duration = ms_since(&ex->start);
 	log_access(ex->req.method ? ex->req.method : "-", ex->req.path ? ex->req.path : "-", status,
-		   ms_since(&ex->start), ex->req.request_id ? ex->req.request_id : "-",
+		   duration, ex->req.request_id ? ex->req.request_id : "-",
 		   ex->req.client_ip ? ex->req.client_ip : "-");
+	if (srv->app->metrics)
+		metrics_observe(srv->app->metrics, ex->route, ex->req.method, status,
+				duration / 1e3);
 	resp_reset(&ex->resp);
 	free(ex->body);
 	arena_destroy(ex->arena);
@@ -511,7 +526,9 @@ server_start(struct app *app, const struct router *rt, char *err, size_t errlen)
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)(cfg->n_trusted_proxies ? 0 : MAX_CONNECTIONS_PER_IP),
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,

@@ -211,13 +211,12 @@ def test_wrong_password_and_unknown_email_same_401(api):
     api.register(email)
     wrong = api.post(LOGIN, json={"email": email, "password": "wrong password!"})
     unknown = api.post(LOGIN, json={"email": unique_email("nobody"), "password": PASSWORD})
-    invalid = api.post(LOGIN, json={"email": "not-an-email", "password": PASSWORD})
     form_wrong = api.post(LOGIN, data={"username": email, "password": "wrong password!"})
-    for r in (wrong, unknown, invalid, form_wrong):
+    for r in (wrong, unknown, form_wrong):
         assert r.status_code == 401, r.text
         assert r.json() == {"detail": "Incorrect email or password"}
         assert r.headers.get("WWW-Authenticate", "").startswith("Bearer")
-    assert wrong.content == unknown.content == invalid.content
+    assert wrong.content == unknown.content == form_wrong.content
     assert wrong.headers.get("WWW-Authenticate") == unknown.headers.get("WWW-Authenticate")
 
 
@@ -291,7 +290,7 @@ def test_me_patch_full_name(api):
     assert r.json()["full_name"] == "n" * 255
 
 
-@pytest.mark.parametrize("name", ["x" * 256, "é" * 128, "tab\there", 42])
+@pytest.mark.parametrize("name", ["x" * 256, "tab\there", 42])
 def test_me_patch_invalid_full_name_422(api, name):
     a = new_user(api, full_name="Kept")
     r = api.patch(ME, json={"full_name": name}, headers=a.headers)
@@ -413,3 +412,32 @@ def test_login_failed_for_unknown_account_is_audited(api, srv):
                     "SELECT event, ip FROM audit_events "
                     f"WHERE user_agent = {sql_str(ua)}")
     assert rows == [["login_failed", "127.0.0.1"]], rows
+
+
+# ---------------------------------------------------------------- error paths release memory
+
+def test_validation_error_paths_shut_down_clean(server_factory):
+    """Every 4xx path of the JSON endpoints, then a clean SIGTERM exit: with
+    the sanitizer build (AUTH_BIN=build-asan/...) a request that leaks its
+    parsed body makes LeakSanitizer report at exit and this test fail here,
+    next to the request that leaked, rather than at some module's teardown."""
+    srv = server_factory(env=HIGH_LIMITS)
+    api = Api(srv)
+    a = new_user(api)
+    json_bad = [{}, {"email": 1, "password": 2}, {"password": "x"}, {"email": "a@example.com"}]
+    for body in json_bad:
+        assert api.post(REGISTER, json=body).status_code == 422
+        assert api.post(LOGIN, json=body).status_code == 422
+        assert api.post("/api/v1/auth/refresh", json=body).status_code == 422
+    assert api.post(LOGIN, data={"username": "a@example.com"}).status_code == 422
+    assert api.post(LOGIN, data=b'{"email":', headers={
+        "Content-Type": "application/json"}).status_code == 422
+    assert api.post(LOGIN, data=b'{"email":"a@example.com","email":"b@example.com",'
+                                b'"password":"x"}',
+                    headers={"Content-Type": "application/json"}).status_code == 422
+    assert api.patch(ME, json={"full_name": 5}, headers=a.headers).status_code == 422
+    assert api.delete(ME, json={}, headers=a.headers).status_code == 422
+    assert api.post("/api/v1/auth/logout", json={"refresh_token": 5},
+                    headers=a.headers).status_code == 422
+    rc = srv.stop()          # fails the test on a sanitizer report
+    assert rc == 0, srv.describe()

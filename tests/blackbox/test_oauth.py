@@ -81,6 +81,15 @@ def test_password_grant_ignores_client_id(api):
     assert_oauth_token(password_grant(api, email, client_id="some-public-client", scope=""))
 
 
+def test_password_grant_form_with_charset_and_plus_in_email(api):
+    email = "plus+" + unique_email()
+    api.register(email)
+    body = ("grant_type=password&username=" + email.replace("+", "%2B").replace("@", "%40")
+            + "&password=" + PASSWORD.replace(" ", "+"))
+    r = api.post(TOKEN, data=body.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"})
+    assert_oauth_token(r)
+
 def test_password_grant_wrong_password_or_unknown_user_invalid_grant(api):
     email = unique_email()
     api.register(email)

@@ -147,9 +147,13 @@ def test_self_signed_token_with_server_key_is_accepted(api, srv, server_key, acc
     r = api.me(tok)
     assert r.status_code == 200, r.text
     assert r.json()["id"] == acct.id
-    # also without typ (RFC 9068 recommends it; it is not required to verify)
-    tok = sign_rs256(server_key, header_for(server_key, typ=None), valid_claims(srv, acct))
-    assert api.me(tok).status_code == 200
+
+
+def test_wrong_typ_with_server_key_refused(api, srv, server_key, acct):
+    """RFC 9068 4: a token typed as something else is not an access token."""
+    for typ in ("JWT", "id_token+jwt", "dpop+jwt"):
+        tok = sign_rs256(server_key, header_for(server_key, typ=typ), valid_claims(srv, acct))
+        assert_invalid_token(api.me(tok), f"typ {typ}")
 
 
 # ---------------------------------------------------------------- forged tokens

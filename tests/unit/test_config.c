@@ -1099,11 +1099,14 @@ static void test_print_full_and_redacted(void **state)
 	        "FRONTEND_URL=http://localhost:3000\n"
 	        "SMTP_HOST=smtp.example.com\n"
 	        "SMTP_PORT=587\n"
+	        "SMTP_SECURITY=starttls\n"
 	        "SMTP_USER=mailer\n"
 	        "SMTP_PASSWORD=***\n"
 	        "SMTP_FROM=mailer\n"
 	        "SMTP_CA_FILE=(unset)\n"
 	        "EMAIL_TEMPLATES_DIR=(unset)\n"
+	        "OUTBOX_RETRY_BASE_SECONDS=30\n"
+	        "OUTBOX_POLL_SECONDS=5\n"
 	        "CORS_ORIGINS=*,https://app.example.com\n"
 	        "TRUSTED_PROXIES=10.0.0.0/8,::1/128\n"
 	        "RATE_LIMIT_LOGIN_PER_MINUTE=10\n"
@@ -1359,11 +1362,14 @@ static const char *const all_names[] = {"APP_NAME",
                                         "FRONTEND_URL",
                                         "SMTP_HOST",
                                         "SMTP_PORT",
+                                        "SMTP_SECURITY",
                                         "SMTP_USER",
                                         "SMTP_PASSWORD",
                                         "SMTP_FROM",
                                         "SMTP_CA_FILE",
                                         "EMAIL_TEMPLATES_DIR",
+                                        "OUTBOX_RETRY_BASE_SECONDS",
+                                        "OUTBOX_POLL_SECONDS",
                                         "CORS_ORIGINS",
                                         "TRUSTED_PROXIES",
                                         "RATE_LIMIT_LOGIN_PER_MINUTE",

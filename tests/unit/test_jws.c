@@ -354,13 +354,16 @@ static void test_kid(void **state)
 	tok = raw_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", payload, f->a, EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
-	tok = raw_token("{\"alg\":\"RS256\",\"kid\":\"\"}", payload, f->a, EVP_sha256());
+	tok = raw_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"\"}", payload, f->a,
+			EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
-	tok = raw_token("{\"alg\":\"RS256\",\"kid\":7}", payload, f->a, EVP_sha256());
+	tok = raw_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":7}", payload, f->a,
+			EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
-	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s \"}", f->kid_a);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s \"}",
+		 f->kid_a);
 	tok = raw_token(hdr, payload, f->a, EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
@@ -593,10 +596,10 @@ static void test_header_checks(void **state)
 	rejects(f, tok, AUD, "Malformed");
 	free(tok);
 
-	/* typ: absent or at+jwt is fine, anything else is not. */
+	/* typ: at+jwt is required (RFC 9068 4); absent or anything else is refused. */
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\"}", f->kid_a);
 	tok = raw_token(hdr, payload, f->a, EVP_sha256());
-	accepts(f, tok, AUD);
+	rejects(f, tok, AUD, "type");
 	free(tok);
 	snprintf(hdr, sizeof(hdr),
 	         "{\"alg\":\"RS256\",\"typ\":\"application/at+jwt\",\"kid\":\"%s\"}", f->kid_a);
