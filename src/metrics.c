@@ -193,14 +193,19 @@ render_requests(struct metrics *m, struct out *o)
 		route_labels(m, r, &route, &method);
 		for (b = 0; b < NBUCKET; b++) {
 			cum += atomic_load_explicit(&m->rows[r].bucket[b], memory_order_relaxed);
-			put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-			    route, buckets[b], cum);
+			/* method too: GET/PATCH/DELETE /api/v1/users/me are three series */
+			put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+			       "le=\"%g\"} %llu\n",
+			    route, method, buckets[b], cum);
 		}
-		put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-		    route, count);
-		put(o, "auth_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route,
+		put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+		       "le=\"+Inf\"} %llu\n",
+		    route, method, count);
+		put(o, "auth_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+		    route, method,
 		    (double)atomic_load_explicit(&m->rows[r].sum_us, memory_order_relaxed) / 1e6);
-		put(o, "auth_http_request_duration_seconds_count{route=\"%s\"} %llu\n", route, count);
+		put(o, "auth_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+		    route, method, count);
 	}
 }
 

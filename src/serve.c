@@ -28,6 +28,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log.h"
+#include "mail/outbox.h"
 #include "metrics.h"
 #include "store/store.h"
 #include "workpool.h"
@@ -139,6 +140,9 @@ cmd_serve(const struct config *cfg)
 		log_error("cannot start worker threads");
 		goto out;
 	}
+	/* mail: the outbox sender (docs/email.md); stopped after the HTTP server. */
+	if (outbox_start(&app) != 0)
+		goto out;
 	router = router_create(api_routes, api_routes_count);
 	app.metrics = metrics_create(api_routes, api_routes_count);
 	srv = server_start(&app, router, err, sizeof(err));
@@ -166,10 +170,12 @@ cmd_serve(const struct config *cfg)
 	}
 	server_stop(srv);
 	srv = NULL;
+	outbox_stop(); /* mail: after the last request that could enqueue */
 	log_info("drained; stopped");
 	rc = 0;
 out:
 	server_stop(srv);
+	outbox_stop(); /* mail: no-op unless started */
 	stop_pools(&app);
 	router_free(router);
 	metrics_free(app.metrics);

@@ -32,6 +32,8 @@ void api_metrics(struct req *r, struct resp *rs);
 /* wellknown.c */
 void api_jwks(struct req *r, struct resp *rs);
 void api_openid_configuration(struct req *r, struct resp *rs);
+/* openapi.c */
+void api_openapi(struct req *r, struct resp *rs);
 /* auth.c */
 void api_register(struct req *r, struct resp *rs);
 void api_login(struct req *r, struct resp *rs);
@@ -52,6 +54,18 @@ void api_admin_user_delete(struct req *r, struct resp *rs);
 /* oauth.c */
 void api_oauth_token(struct req *r, struct resp *rs);
 void api_oauth_revoke(struct req *r, struct resp *rs);
+/* account.c: email verification, password reset and change (docs/email.md) */
+void api_verify_email(struct req *r, struct resp *rs);
+void api_verify_email_resend(struct req *r, struct resp *rs);
+void api_password_forgot(struct req *r, struct resp *rs);
+void api_password_reset(struct req *r, struct resp *rs);
+void api_password_change(struct req *r, struct resp *rs);
+/*
+ * Mint an email-verification token for u and enqueue its email, inside the
+ * caller's open transaction (register calls it right before committing).
+ */
+enum store_rc account_enqueue_verification(struct req *r, struct store_conn *c,
+                                           const struct user *u);
 
 /* ---- shared helpers (common.c) ---- */
 

@@ -294,6 +294,12 @@ api_register(struct req *r, struct resp *rs)
 		goto out;
 	}
 	api_audit(r, c, "user_registered", u.id, NULL);
+	/* account.c: the verification email, in the same transaction as the user. */
+	if ((rc = account_enqueue_verification(r, c, &u)) != STORE_OK) {
+		store_rollback(c);
+		api_store_failed(rs, rc);
+		goto out;
+	}
 	if ((rc = store_commit(c)) != STORE_OK) {
 		store_rollback(c);
 		api_store_failed(rs, rc);

@@ -15,6 +15,7 @@ const struct route api_routes[] = {
 	{"GET", "/.well-known/jwks.json", api_jwks, POOL_INLINE},
 	{"GET", "/.well-known/openid-configuration", api_openid_configuration, POOL_INLINE},
 	{"GET", "/metrics", api_metrics, POOL_INLINE},
+	{"GET", "/openapi.json", api_openapi, POOL_INLINE},
 
 	{"POST", "/api/v1/auth/register", api_register, POOL_CPU},
 	{"POST", "/api/v1/auth/login", api_login, POOL_CPU},
@@ -23,6 +24,12 @@ const struct route api_routes[] = {
 	{"POST", "/api/v1/auth/logout-all", api_logout_all, POOL_DB},
 	{"GET", "/api/v1/auth/sessions", api_sessions_list, POOL_DB},
 	{"DELETE", "/api/v1/auth/sessions/{id}", api_session_delete, POOL_DB},
+	/* account.c */
+	{"POST", "/api/v1/auth/verify-email", api_verify_email, POOL_DB},
+	{"POST", "/api/v1/auth/verify-email/resend", api_verify_email_resend, POOL_DB},
+	{"POST", "/api/v1/auth/password/forgot", api_password_forgot, POOL_DB},
+	{"POST", "/api/v1/auth/password/reset", api_password_reset, POOL_CPU},
+	{"POST", "/api/v1/auth/password/change", api_password_change, POOL_CPU},
 
 	{"GET", "/api/v1/users/me", api_me_get, POOL_DB},
 	{"PATCH", "/api/v1/users/me", api_me_patch, POOL_DB},

@@ -46,7 +46,7 @@
 #include "config.h"
 #include "log.h"
 
-#define KEY_PREFIX ""
+#define KEY_PREFIX         "auth:"
 #define PREFIXED_KEY_MAX   512
 #define CONNECT_TIMEOUT_MS 1000
 #define COMMAND_TIMEOUT_MS 1000

@@ -51,8 +51,9 @@ static struct {
 	struct redis_url url; /* the Redis the functional tests use */
 	bool own;             /* url points at main_srv */
 	struct server main_srv;
-	bool can_spawn; /* redis-server is on PATH */
-	char tag[32];   /* per-run key prefix, so runs never collide */
+	bool can_spawn;      /* redis-server is on PATH */
+	struct server fault; /* the current fault test's own server */
+	char tag[32];        /* per-run key prefix, so runs never collide */
 } G;
 
 static char redis_url_flag[] = "redis://(test)";
@@ -702,7 +703,7 @@ static bool wait_cache_up(struct cache *c, int timeout_ms)
 
 static void test_down_at_start_then_up(void **state)
 {
-	struct server s = {0};
+	struct server *s = &G.fault;
 	struct redis_url u;
 	struct cache *c;
 	bool denied = true;
@@ -711,16 +712,16 @@ static void test_down_at_start_then_up(void **state)
 
 	(void)state;
 	need_spawn();
-	s.port = free_port();
-	assert_true(s.port > 0);
-	server_url(&s, &u);
+	s->port = free_port();
+	assert_true(s->port > 0);
+	server_url(s, &u);
 	t0 = mono_ms();
 	c = open_url(&u); /* nothing listens yet */
 	assert_non_null(c);
 	assert_true(mono_ms() - t0 < 2000);
 	assert_all_fail_fast(c);
 
-	assert_int_equal(server_start(&s), 0);
+	assert_int_equal(server_start(s), 0);
 	assert_true(wait_cache_up(c, 10000));
 	assert_int_equal(cache_token_state(c, "j", "u", 1000, &denied, &rb), 0);
 	assert_false(denied);
@@ -729,12 +730,12 @@ static void test_down_at_start_then_up(void **state)
 	assert_int_equal(n, 1);
 	cache_close(c);
 	redis_url_free(&u);
-	server_destroy(&s);
+	server_destroy(s);
 }
 
 static void test_stop_and_restart(void **state)
 {
-	struct server s = {0};
+	struct server *s = &G.fault;
 	struct redis_url u;
 	struct cache *c;
 	bool denied = false;
@@ -743,8 +744,8 @@ static void test_stop_and_restart(void **state)
 
 	(void)state;
 	need_spawn();
-	assert_int_equal(server_start(&s), 0);
-	server_url(&s, &u);
+	assert_int_equal(server_start(s), 0);
+	server_url(s, &u);
 	c = open_url(&u);
 	assert_non_null(c);
 	assert_int_equal(cache_rate_hit(c, "r", 60, 1000, &n, &reset), 0);
@@ -752,11 +753,11 @@ static void test_stop_and_restart(void **state)
 	assert_int_equal(cache_deny_jti(c, "j", 2000, 1000), 0);
 
 	/* stopped: every operation fails closed, quickly */
-	server_stop(&s);
+	server_stop(s);
 	assert_all_fail_fast(c);
 
 	/* restarted on the same port: the cache reconnects by itself */
-	assert_int_equal(server_start(&s), 0);
+	assert_int_equal(server_start(s), 0);
 	assert_true(wait_cache_up(c, 10000));
 	assert_int_equal(cache_rate_hit(c, "r", 60, 1000, &n, &reset), 0);
 	assert_int_equal(n, 1); /* a fresh server: the old window is gone */
@@ -767,7 +768,7 @@ static void test_stop_and_restart(void **state)
 	assert_true(denied);
 	cache_close(c);
 	redis_url_free(&u);
-	server_destroy(&s);
+	server_destroy(s);
 }
 
 /*
@@ -777,7 +778,7 @@ static void test_stop_and_restart(void **state)
  */
 static void test_restart_between_requests(void **state)
 {
-	struct server s = {0};
+	struct server *s = &G.fault;
 	struct redis_url u;
 	struct cache *c;
 	bool denied = true;
@@ -786,15 +787,15 @@ static void test_restart_between_requests(void **state)
 
 	(void)state;
 	need_spawn();
-	assert_int_equal(server_start(&s), 0);
-	server_url(&s, &u);
+	assert_int_equal(server_start(s), 0);
+	server_url(s, &u);
 	c = open_url(&u);
 	assert_non_null(c);
 	assert_int_equal(cache_ping(c), 0);
 	assert_int_equal(cache_rate_hit(c, "r", 60, 1000, &n, &reset), 0);
 
-	server_stop(&s);
-	assert_int_equal(server_start(&s), 0);
+	server_stop(s);
+	assert_int_equal(server_start(s), 0);
 	assert_int_equal(cache_token_state(c, "j", "u", 1000, &denied, &rb), 0);
 	assert_false(denied);
 	assert_int_equal(rb, 0);
@@ -802,7 +803,7 @@ static void test_restart_between_requests(void **state)
 	assert_int_equal(n, 1);
 	cache_close(c);
 	redis_url_free(&u);
-	server_destroy(&s);
+	server_destroy(s);
 }
 
 /*
@@ -811,7 +812,7 @@ static void test_restart_between_requests(void **state)
  */
 static void test_hung_server_times_out(void **state)
 {
-	struct server s = {0};
+	struct server *s = &G.fault;
 	struct redis_url u;
 	struct cache *c;
 	int64_t n = 0, t;
@@ -819,13 +820,13 @@ static void test_hung_server_times_out(void **state)
 
 	(void)state;
 	need_spawn();
-	assert_int_equal(server_start(&s), 0);
-	server_url(&s, &u);
+	assert_int_equal(server_start(s), 0);
+	server_url(s, &u);
 	c = open_url(&u);
 	assert_non_null(c);
 	assert_int_equal(cache_ping(c), 0);
 
-	assert_int_equal(kill(s.pid, SIGSTOP), 0);
+	assert_int_equal(kill(s->pid, SIGSTOP), 0);
 	/* on the pooled connection: the reply never comes */
 	t = mono_ms();
 	assert_int_equal(cache_rate_hit(c, "r", 60, 1000, &n, &reset), -1);
@@ -835,16 +836,24 @@ static void test_hung_server_times_out(void **state)
 	assert_int_equal(cache_ping(c), -1);
 	assert_true(mono_ms() - t < 2000);
 
-	assert_int_equal(kill(s.pid, SIGCONT), 0);
+	assert_int_equal(kill(s->pid, SIGCONT), 0);
 	assert_true(wait_cache_up(c, 10000));
 	assert_int_equal(cache_rate_hit(c, "r2", 60, 1000, &n, &reset), 0);
 	assert_int_equal(n, 1);
 	cache_close(c);
 	redis_url_free(&u);
-	server_destroy(&s);
+	server_destroy(s);
 }
 
 /* ---- set-up ---- */
+
+/* After a fault test, even a failed one: its server and folder go. */
+static int fault_teardown(void **state)
+{
+	(void)state;
+	server_destroy(&G.fault);
+	return 0;
+}
 
 static int group_setup(void **state)
 {
@@ -894,10 +903,10 @@ int main(void)
 	        cmocka_unit_test(test_rate_repair_and_script_flush),
 	        cmocka_unit_test(test_rate_concurrent_atomic),
 	        cmocka_unit_test(test_wrong_password),
-	        cmocka_unit_test(test_down_at_start_then_up),
-	        cmocka_unit_test(test_stop_and_restart),
-	        cmocka_unit_test(test_restart_between_requests),
-	        cmocka_unit_test(test_hung_server_times_out),
+	        cmocka_unit_test_teardown(test_down_at_start_then_up, fault_teardown),
+	        cmocka_unit_test_teardown(test_stop_and_restart, fault_teardown),
+	        cmocka_unit_test_teardown(test_restart_between_requests, fault_teardown),
+	        cmocka_unit_test_teardown(test_hung_server_times_out, fault_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
