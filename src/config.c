@@ -18,8 +18,9 @@
  *     control characters escaped and long values cut, so one problem stays
  *     one line.
  * After the per-variable pass come the derived defaults (WORKERS,
- * JWT_ISSUER, SMTP_FROM, SMTP_SECURITY) and the staging/production policy, which skips
- * variables that already failed so one mistake is not reported twice.
+ * JWT_ISSUER, SMTP_FROM, SMTP_SECURITY) and the staging/production policy,
+ * which skips variables that already failed so one mistake is not reported
+ * twice.
  */
 #include "config.h"
 

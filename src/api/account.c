@@ -137,7 +137,8 @@ static bool mail_throttled(struct req *r, const char *purpose, const char *user_
 
 	snprintf(key, sizeof(key), "mail:%s:%s", purpose, user_id);
 	if (cache_rate_hit(r->app->cache, key, MAIL_WINDOW, api_now(), &count, &reset) != 0) {
-		log_msg(LOG_WARNING, r->request_id, "email throttle unavailable (cache); not applied");
+		log_msg(LOG_WARNING, r->request_id,
+		        "email throttle unavailable (cache); not applied");
 		return false;
 	}
 	*retry_after = reset > 0 ? reset : 1;
@@ -322,10 +323,10 @@ void api_password_forgot(struct req *r, struct resp *rs)
 		if (token_random(token) == 0)
 			api_token_hash(r, token, hash);
 		link = mail_link(cfg->frontend_url, "/reset-password", token);
-		mail_render(cfg->email_templates_dir, MAIL_PASSWORD_RESET,
-		            &(struct mail_vars){cfg->app_name, link, ghost.email, expires,
-		                                ghost.email},
-		            &m);
+		mail_render(
+		        cfg->email_templates_dir, MAIL_PASSWORD_RESET,
+		        &(struct mail_vars){cfg->app_name, link, ghost.email, expires, ghost.email},
+		        &m);
 		mail_content_free(&m);
 		free(link);
 		explicit_bzero(token, sizeof(token));

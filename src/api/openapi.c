@@ -5,7 +5,7 @@
  * scripts/embed.py, which turns the file into the byte array below), so the
  * document always matches the binary and no file is needed at run time.
  * The first request parses it once, sets info.title and info.version from
- * APP_NAME and APP_VERSION (the JSON file carries placeholders for both),
+ * APP_NAME and APP_VERSION (the values in the JSON file are only defaults),
  * and keeps the serialised text; every later request copies that text from
  * memory on the HTTP thread.  The text lives until the process exits.
  */
@@ -28,8 +28,7 @@ static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(char *) document;
 
 /* The served text: the embedded document with APP_NAME / APP_VERSION; NULL on failure. */
-static char *
-build(const struct config *cfg)
+static char *build(const struct config *cfg)
 {
 	json_error_t err;
 	json_t *doc, *info;
@@ -50,8 +49,7 @@ build(const struct config *cfg)
 	return text;
 }
 
-void
-api_openapi(struct req *r, struct resp *rs)
+void api_openapi(struct req *r, struct resp *rs)
 {
 	char *text = atomic_load_explicit(&document, memory_order_acquire);
 

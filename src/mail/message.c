@@ -102,7 +102,8 @@ struct tpl {
 };
 
 #define HTML_HEAD                                                                                  \
-	"<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{{app_name}}</title></head>\n" \
+	"<!DOCTYPE html>\n<html>\n<head><meta "                                                    \
+	"charset=\"utf-8\"><title>{{app_name}}</title></head>\n"                                   \
 	"<body style=\"font-family: sans-serif; line-height: 1.5; color: #222;\">\n"
 #define HTML_TAIL "<p style=\"color: #777; font-size: small;\">{{app_name}}</p>\n</body>\n</html>\n"
 

@@ -50,11 +50,11 @@
 #include "mail/smtp.h"
 #include "store/store.h"
 
-#define QUICK_RECHECKS     4   /* after a notification that found nothing due */
-#define QUICK_RECHECK_MS   250
-#define MARK_TRIES         3   /* store_outbox_sent attempts before remembering the id */
-#define UNMARKED_MAX       64  /* accepted-but-not-marked ids remembered */
-#define LOG_CHUNK          1500 /* bytes of a body per log line (development mode) */
+#define QUICK_RECHECKS   4 /* after a notification that found nothing due */
+#define QUICK_RECHECK_MS 250
+#define MARK_TRIES       3    /* store_outbox_sent attempts before remembering the id */
+#define UNMARKED_MAX     64   /* accepted-but-not-marked ids remembered */
+#define LOG_CHUNK        1500 /* bytes of a body per log line (development mode) */
 
 static struct {
 	pthread_mutex_t lock;
@@ -63,7 +63,6 @@ static struct {
 	bool kicked;
 	bool curl_ready;
 	pthread_t thread;
-	const struct app *app;
 	atomic_bool stop;
 	atomic_uint_fast64_t sent, retried, failed;
 } ob = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -394,7 +393,8 @@ static void *sender_main(void *arg)
 			quick = QUICK_RECHECKS;
 		else if (quick > 0 && !found)
 			quick--;
-		deadline_in(&ts, quick > 0 ? QUICK_RECHECK_MS : s->cfg->outbox_poll_seconds * 1000L);
+		deadline_in(&ts,
+		            quick > 0 ? QUICK_RECHECK_MS : s->cfg->outbox_poll_seconds * 1000L);
 		pthread_mutex_lock(&ob.lock);
 		while (!ob.kicked && !atomic_load(&ob.stop))
 			if (pthread_cond_timedwait(&ob.cond, &ob.lock, &ts) == ETIMEDOUT)
@@ -473,7 +473,6 @@ int outbox_start(const struct app *app)
 	pthread_cond_init(&ob.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_store(&ob.stop, false);
-	ob.app = app;
 	ob.kicked = true; /* mail left by an earlier run goes out at once */
 	if (pthread_create(&ob.thread, NULL, sender_main, s) != 0) {
 		log_error("email: cannot start the outbox sender thread");

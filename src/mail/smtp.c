@@ -134,8 +134,8 @@ struct smtp_client *smtp_client_create(const struct config *cfg, const atomic_bo
 #endif
 	ok = ok && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK;
-	ok = ok && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)SMTP_CONNECT_TIMEOUT) ==
-	                   CURLE_OK;
+	ok = ok &&
+	     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)SMTP_CONNECT_TIMEOUT) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)SMTP_TOTAL_TIMEOUT) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_USE_SSL,
 	                            (long)(cfg->smtp_security == SMTP_SECURITY_NONE
@@ -143,15 +143,15 @@ struct smtp_client *smtp_client_create(const struct config *cfg, const atomic_bo
 	                                           : CURLUSESSL_ALL)) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
-	ok = ok && curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ==
-	                   CURLE_OK;
+	ok = ok &&
+	     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
 	if (cfg->smtp_ca_file)
 		ok = ok && curl_easy_setopt(h, CURLOPT_CAINFO, cfg->smtp_ca_file) == CURLE_OK;
 	if (cfg->smtp_user) {
 		ok = ok && curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp_user) == CURLE_OK;
-		ok = ok && curl_easy_setopt(h, CURLOPT_PASSWORD,
-		                            cfg->smtp_password ? cfg->smtp_password : "") ==
-		                   CURLE_OK;
+		ok = ok &&
+		     curl_easy_setopt(h, CURLOPT_PASSWORD,
+		                      cfg->smtp_password ? cfg->smtp_password : "") == CURLE_OK;
 	}
 	ok = ok && curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb) == CURLE_OK;
@@ -212,7 +212,8 @@ enum smtp_rc smtp_send(struct smtp_client *c, const char *from, const char *to, 
 			snprintf(err, errlen, "%s (last SMTP reply %ld)",
 			         c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc), code);
 		else
-			snprintf(err, errlen, "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+			snprintf(err, errlen, "%s",
+			         c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
 	}
 out:
 	/* The list is freed now: do not leave libcurl a dangling pointer. */

@@ -64,9 +64,7 @@ static const struct store_backend *backend_for(enum db_kind kind, char *err, siz
 	case DB_SQLITE:
 		return &store_backend_sqlite;
 	case DB_POSTGRES:
-		/* store/postgres.c, when it lands, is returned here. */
-		snprintf(err, errlen, "PostgreSQL backend not built yet");
-		return NULL;
+		return &store_backend_postgres;
 	}
 	snprintf(err, errlen, "unknown database kind %d", (int)kind);
 	return NULL;

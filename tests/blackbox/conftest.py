@@ -14,6 +14,9 @@ Environment of the test run
                         afterwards) with psql.
   TEST_REDIS_URL        when set, passed to every server as REDIS_URL.
   TEST_START_TIMEOUT    seconds a server may take to answer /health (20).
+  AUTH_WRAPPER          a command (split like a shell would) put before
+                        `auth-service serve`, e.g. "valgrind --leak-check=full"
+                        (scripts/valgrind-smoke); CLI subcommands run bare.
 
 Fixtures
   server_factory        make_server(env=None, start=True, files=None,
@@ -48,6 +51,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -65,6 +69,7 @@ AUTH_BIN = os.environ.get("AUTH_BIN") or str(REPO / "build" / "auth-service")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 START_TIMEOUT = float(os.environ.get("TEST_START_TIMEOUT", "20"))
+AUTH_WRAPPER = shlex.split(os.environ.get("AUTH_WRAPPER", ""))
 
 # Passed through from the test runner so a sanitizer build can be tuned.
 PASSTHROUGH_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS",
@@ -407,7 +412,8 @@ class Server:
         self.sanitizer_checked = False
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, cwd=str(self.workdir),
+        self.proc = subprocess.Popen(AUTH_WRAPPER + [self.binary, "serve"], env=self.env,
+                                     cwd=str(self.workdir),
                                      stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
                                      start_new_session=True)
         if wait:
@@ -711,3 +717,21 @@ def pytest_sessionstart(session):
                                 f"(build it with `meson compile -C build`, or set AUTH_BIN)")
     if _is_postgres(TEST_DATABASE_URL) and not shutil.which("psql"):
         raise pytest.UsageError("TEST_DATABASE_URL is PostgreSQL but psql is not installed")
+
+
+# --------------------------------------------------------------------------
+# collection: the fault and multi-instance suites
+# --------------------------------------------------------------------------
+
+# test_faults.py and test_multi_instance.py stop, kill and restart PostgreSQL
+# and Redis, so they bring their own throwaway instances (backends.py) and
+# never touch the shared ones of the test command.  They need the
+# PostgreSQL and Redis binaries and belong to exactly one pass of the test
+# matrix: the PostgreSQL one.  Outside it they are not collected at all (not
+# skipped: a skip must never be counted as a pass).  Whatever the value of
+# TEST_DATABASE_URL, they use their own cluster; a postgres URL only switches
+# them on, e.g.
+#   TEST_DATABASE_URL=postgresql://x python3 -m pytest tests/blackbox/test_faults.py
+collect_ignore = []
+if not _is_postgres(TEST_DATABASE_URL):
+    collect_ignore += ["test_faults.py", "test_multi_instance.py"]

@@ -178,7 +178,7 @@ class Sink:
         with self._lock:
             login = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None
             self.auth_attempts.append((mechanism, login, ok))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, auth_data=auth_data if ok else None)
 
     def start(self):
         from conftest import free_port

@@ -172,8 +172,8 @@ static void test_escaping_per_part(void **state)
 	assert_string_equal(s, "<p>Eve &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; "
 	                       "&quot;co&quot;</p>");
 	free(s);
-	s = mail_substitute("<a href=\"{{link}}\">", &(struct mail_vars){.link = "https://x/?a=1&b=\"2"},
-	                    MAIL_ESC_HTML);
+	s = mail_substitute("<a href=\"{{link}}\">",
+	                    &(struct mail_vars){.link = "https://x/?a=1&b=\"2"}, MAIL_ESC_HTML);
 	assert_string_equal(s, "<a href=\"https://x/?a=1&amp;b=&quot;2\">");
 	free(s);
 

@@ -151,8 +151,8 @@ static void test_email_variables_validated(void **state)
 	config_free(&cfg);
 	config_errors_free(&errs);
 
-	assert_int_equal(load(&cfg, &errs, ENV("OUTBOX_RETRY_BASE_SECONDS=2", "OUTBOX_POLL_SECONDS=1")),
-	                 0);
+	assert_int_equal(
+	        load(&cfg, &errs, ENV("OUTBOX_RETRY_BASE_SECONDS=2", "OUTBOX_POLL_SECONDS=1")), 0);
 	assert_int_equal(cfg.outbox_retry_base_seconds, 2);
 	assert_int_equal(cfg.outbox_poll_seconds, 1);
 	config_free(&cfg);

@@ -257,16 +257,21 @@ static void test_open_kind_and_stats(void **state)
 	assert_int_equal(store_ping(f->c), STORE_OK);
 }
 
-static void test_open_postgres_not_built(void **state)
+/* DB_POSTGRES reaches the PostgreSQL backend (tested for real in test_store_pg.c). */
+static void test_open_postgres_backend(void **state)
 {
 	struct fx *f = fx_new();
-	char err[256] = "";
+	char conninfo[] = "postgresql://auth:pw@127.0.0.1:1/auth";
+	char redacted[] = "postgresql://auth:***@127.0.0.1:1/auth";
+	char err[512] = "";
 
 	(void)state;
 	fx_config(f, 2, 1);
 	f->cfg.db.kind = DB_POSTGRES;
+	f->cfg.db.pg_conninfo = conninfo;
+	f->cfg.db.redacted = redacted;
 	assert_null(store_open(&f->cfg, err, sizeof(err)));
-	assert_non_null(strstr(err, "PostgreSQL backend not built yet"));
+	assert_non_null(strstr(err, "cannot connect to PostgreSQL at postgresql://auth:***@"));
 	fx_free(f);
 }
 
@@ -1200,7 +1205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        T(test_open_kind_and_stats),
-	        cmocka_unit_test(test_open_postgres_not_built),
+	        cmocka_unit_test(test_open_postgres_backend),
 	        cmocka_unit_test(test_open_bad_path),
 	        T(test_open_sets_wal),
 	        cmocka_unit_test(test_pool_min_size),
