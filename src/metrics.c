@@ -22,6 +22,7 @@
 #include "config.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "mail/outbox.h"
 #include "store/store.h"
 #include "workpool.h"
 
@@ -264,6 +265,34 @@ render_pools(const struct app *app, struct out *o)
 	    sp.in_use, sp.idle, sp.waiting);
 }
 
+/* Outbox counters of this process, and the backlog all instances share. */
+static void
+render_outbox(const struct app *app, struct out *o)
+{
+	struct outbox_stats st;
+	struct store_conn *c;
+	int64_t pending = -1;
+
+	outbox_stats(&st);
+	put(o, "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in development).\n"
+	       "# TYPE auth_outbox_sent_total counter\nauth_outbox_sent_total %llu\n"
+	       "# HELP auth_outbox_retried_total Failed delivery attempts that will be retried.\n"
+	       "# TYPE auth_outbox_retried_total counter\nauth_outbox_retried_total %llu\n"
+	       "# HELP auth_outbox_failed_total Emails given up after the maximum age.\n"
+	       "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
+	    (unsigned long long)st.sent, (unsigned long long)st.retried,
+	    (unsigned long long)st.failed);
+	if (!app->store || !(c = store_acquire(app->store)))
+		return;
+	if (store_outbox_pending(c, &pending) != STORE_OK)
+		pending = -1;
+	store_release(app->store, c);
+	if (pending >= 0)
+		put(o, "# HELP auth_outbox_pending Emails waiting to be sent (all instances).\n"
+		       "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
+		    (long long)pending);
+}
+
 char *
 metrics_render(struct metrics *m, const struct app *app, size_t *len)
 {
@@ -296,6 +325,7 @@ metrics_render(struct metrics *m, const struct app *app, size_t *len)
 		"auth_rate_limited_total %llu\n",
 	    atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
 	render_pools(app, &o);
+	render_outbox(app, &o);
 	*len = o.len;
 	return o.buf;
 }
