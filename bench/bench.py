@@ -303,6 +303,23 @@ class Service:
         self.proc = None
 
 
+# Backends the bench knows.  "postgres-fixedpool" is a diagnostic variant: the
+# same 15 database connections as the defaults (DATABASE_POOL_SIZE=10 +
+# DATABASE_MAX_OVERFLOW=5) but all persistent, to isolate the cost of overflow
+# connections being closed on release and re-opened (docs/performance.md).
+VARIANTS = {
+    "sqlite": {"db": "sqlite", "env": {}},
+    "postgres": {"db": "postgres", "env": {}},
+    # Diagnostic: the per-request access-log line off (LOG_LEVEL=WARNING), to
+    # measure what it costs the inline routes.
+    "sqlite-nolog": {"db": "sqlite", "env": {"LOG_LEVEL": "WARNING"},
+                     "only": ["health", "jwks"], "cold": False},
+    "postgres-fixedpool": {"db": "postgres",
+                           "env": {"DATABASE_POOL_SIZE": "15", "DATABASE_MAX_OVERFLOW": "0"},
+                           "only": ["users_me", "refresh"], "cold": False},
+}
+
+
 def service_env(args, workdir, backend):
     # cwd is a fresh temporary directory: no developer .env is read.
     env = {k: v for k, v in os.environ.items()
@@ -321,11 +338,13 @@ def service_env(args, workdir, backend):
         # No grace for a re-presented refresh token: any reuse would be a 401.
         "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS": "0",
     })
-    if backend == "sqlite":
+    v = VARIANTS[backend]
+    if v["db"] == "sqlite":
         env["DATABASE_URL"] = "sqlite:///" + os.path.join(workdir, "bench.db")
     else:
         env["DATABASE_URL"] = os.environ["TEST_PG_URL"]
         env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+    env.update(v["env"])
     return env
 
 
@@ -387,7 +406,8 @@ def backend_scenarios(args, backend, workdir):
     env = service_env(args, workdir, backend)
     res["service_env"] = {k: ("<redacted>" if k in ("SECRET_KEY",) or k.endswith("_URL") and k != "DATABASE_URL" else v)
                           for k, v in env.items() if k not in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "ENV_FILE")}
-    if backend != "sqlite":
+    only = VARIANTS[backend].get("only")
+    if VARIANTS[backend]["db"] != "sqlite":
         res["service_env"]["DATABASE_URL"] = "postgresql://auth:***@127.0.0.1/auth"
         res["service_env"]["REDIS_URL"] = "redis://:***@127.0.0.1/0"
     svc = Service(args.bin, workdir, env, os.path.join(workdir, f"service-{backend}.log"))
@@ -414,6 +434,8 @@ def backend_scenarios(args, backend, workdir):
             ("refresh", "/api/v1/auth/refresh", {"BENCH_MODE": "refresh", "BENCH_TOKENS": tokfile}),
         ]
         for name, path, extra in plan:
+            if only and name not in only:
+                continue
             svc.truncate_log()
             log(f"[{backend}] {name}: {D} s")
             r = run_load(svc.base, name, path, D, pids, extra, watch_pid=svc.proc.pid)
@@ -421,6 +443,8 @@ def backend_scenarios(args, backend, workdir):
             res["scenarios"][name] = r
             brief(backend, name, r)
         # Health latency while a login flood keeps every bcrypt thread busy.
+        if only and "health_under_login_flood" not in only:
+            return res
         svc.truncate_log()
         log(f"[{backend}] health during a login flood: {D} s")
         reset_peak_rss(svc.proc.pid)
@@ -446,6 +470,8 @@ def backend_scenarios(args, backend, workdir):
     finally:
         svc.stop()
 
+    if VARIANTS[backend].get("cold") is False:
+        return res
     # Cold start: schema and key in place (a restart), process start -> first 200 on /ready.
     times, rss = [], []
     for i in range(args.cold_repeats):
@@ -597,7 +623,7 @@ def machine_info(args):
             "libxcrypt": sh("dpkg-query -W -f='${Version}' libcrypt1"),
             "wrk": sh("dpkg-query -W -f='${Version}' wrk"),
             "nginx": sh("nginx -v 2>&1 | sed 's/.*nginx\\///'"),
-            "postgresql": sh("ls /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n1 | xargs -I{} {} --version"),
+            "postgresql": sh("dpkg-query -W -f='${Version}' postgresql"),
             "redis": sh("redis-server --version | awk '{print $3}'"),
             "sqlite": sh("pkg-config --modversion sqlite3"),
             "cc": sh("cc --version | head -n1"),
@@ -670,7 +696,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--tools", help="directory holding bcrypt_rate and mhd_ceiling")
     ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--backends", default="sqlite,sqlite-nolog,postgres,postgres-fixedpool")
     ap.add_argument("--rounds", type=int, default=12, help="PASSWORD_BCRYPT_ROUNDS")
     ap.add_argument("--workers", type=int, default=1, help="WORKERS (HTTP threads)")
     ap.add_argument("--cold-repeats", type=int, default=5)

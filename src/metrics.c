@@ -265,13 +265,11 @@ render_pools(const struct app *app, struct out *o)
 	    sp.in_use, sp.idle, sp.waiting);
 }
 
-/* Outbox counters of this process, and the backlog all instances share. */
+/* Outbox counters of this process, and the shared backlog its sender last saw. */
 static void
-render_outbox(const struct app *app, struct out *o)
+render_outbox(struct out *o)
 {
 	struct outbox_stats st;
-	struct store_conn *c;
-	int64_t pending = -1;
 
 	outbox_stats(&st);
 	put(o, "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in development).\n"
@@ -282,15 +280,11 @@ render_outbox(const struct app *app, struct out *o)
 	       "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
 	    (unsigned long long)st.sent, (unsigned long long)st.retried,
 	    (unsigned long long)st.failed);
-	if (!app->store || !(c = store_acquire(app->store)))
-		return;
-	if (store_outbox_pending(c, &pending) != STORE_OK)
-		pending = -1;
-	store_release(app->store, c);
-	if (pending >= 0)
-		put(o, "# HELP auth_outbox_pending Emails waiting to be sent (all instances).\n"
+	if (st.pending >= 0)
+		put(o, "# HELP auth_outbox_pending Emails waiting to be sent (all instances), as "
+		       "of the sender's last idle check.\n"
 		       "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
-		    (long long)pending);
+		    (long long)st.pending);
 }
 
 char *
@@ -325,7 +319,7 @@ metrics_render(struct metrics *m, const struct app *app, size_t *len)
 		"auth_rate_limited_total %llu\n",
 	    atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
 	render_pools(app, &o);
-	render_outbox(app, &o);
+	render_outbox(&o);
 	*len = o.len;
 	return o.buf;
 }

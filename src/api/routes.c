@@ -14,7 +14,7 @@ const struct route api_routes[] = {
 	{"GET", "/api/v1/ready", api_ready, POOL_PROBE},
 	{"GET", "/.well-known/jwks.json", api_jwks, POOL_INLINE},
 	{"GET", "/.well-known/openid-configuration", api_openid_configuration, POOL_INLINE},
-	{"GET", "/metrics", api_metrics, POOL_PROBE}, /* reads the outbox backlog */
+	{"GET", "/metrics", api_metrics, POOL_INLINE},
 	{"GET", "/openapi.json", api_openapi, POOL_INLINE},
 
 	{"POST", "/api/v1/auth/register", api_register, POOL_CPU},

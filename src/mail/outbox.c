@@ -65,7 +65,8 @@ static struct {
 	pthread_t thread;
 	atomic_bool stop;
 	atomic_uint_fast64_t sent, retried, failed;
-} ob = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	atomic_int_fast64_t pending; /* backlog seen by the last drain pass; -1 unknown */
+} ob = {.lock = PTHREAD_MUTEX_INITIALIZER, .pending = -1};
 
 /* The sender thread's own state (not shared). */
 struct sender {
@@ -97,6 +98,7 @@ void outbox_stats(struct outbox_stats *out)
 	out->sent = atomic_load(&ob.sent);
 	out->retried = atomic_load(&ob.retried);
 	out->failed = atomic_load(&ob.failed);
+	out->pending = atomic_load(&ob.pending);
 }
 
 void outbox_notify(void)
@@ -341,6 +343,13 @@ static int drain(struct sender *s)
 			break;
 		}
 		rc = store_outbox_claim(c, now, now + OUTBOX_LEASE_SECONDS, &m);
+		if (rc == STORE_NOT_FOUND) {
+			/* Nothing due: refresh the backlog gauge /metrics shows. */
+			int64_t pending = -1;
+			if (store_outbox_pending(c, &pending) != STORE_OK)
+				pending = -1;
+			atomic_store(&ob.pending, pending);
+		}
 		store_release(s->app->store, c);
 		if (rc == STORE_NOT_FOUND)
 			break;

@@ -49,6 +49,7 @@ struct outbox_stats {
 	uint64_t sent;    /* accepted by SMTP (or written to the log) */
 	uint64_t retried; /* failed attempts that will be retried */
 	uint64_t failed;  /* messages given up */
+	int64_t pending;  /* unsent messages (all instances) at the last idle check; -1 unknown */
 };
 void outbox_stats(struct outbox_stats *out);
 

@@ -73,10 +73,10 @@
 #include "log.h"
 #include "store/backend.h"
 
-#define STATEMENT_TIMEOUT_MS 10000
+#define STATEMENT_TIMEOUT_MS  10000
 #define IDLE_IN_TX_TIMEOUT_MS 60000
 /* Client-side bound on one command: the server's own timeout plus a margin. */
-#define CLIENT_TIMEOUT_MS (STATEMENT_TIMEOUT_MS + 5000)
+#define CLIENT_TIMEOUT_MS  (STATEMENT_TIMEOUT_MS + 5000)
 #define MIN_SERVER_VERSION 130000
 
 /* pg_advisory_lock key of the migration runner: "authmig1" as a big-endian int64. */
@@ -251,9 +251,9 @@ struct pg_conn {
 	PGconn *conn;
 	const struct config *cfg;
 	bool prepared[ST_COUNT];
-	bool broken;    /* a connection-level failure: re-open before the next use */
-	bool tx_open;   /* the caller's transaction (store_begin) is open */
-	bool mig_lock;  /* the migration lock is held: no timeouts */
+	bool broken;   /* a connection-level failure: re-open before the next use */
+	bool tx_open;  /* the caller's transaction (store_begin) is open */
+	bool mig_lock; /* the migration lock is held: no timeouts */
 };
 
 static struct pg_conn *pq(struct store_conn *c)
@@ -291,6 +291,12 @@ static void one_line(const char *msg, char *out, size_t len)
 		out[j++] = ch;
 	}
 	out[j] = '\0';
+}
+
+/* The URL as it may be printed (password replaced by ***). */
+static const char *where(const struct config *cfg)
+{
+	return cfg->db.redacted ? cfg->db.redacted : "DATABASE_URL";
 }
 
 /* ---- waiting for answers ---- */
@@ -341,9 +347,10 @@ static PGresult *collect(struct pg_conn *p, const char *what)
 		while (PQisBusy(p->conn)) {
 			int w = wait_readable(p, deadline);
 			if (w == 0) {
-				log_warning("store: postgresql: %s: no answer from %s within %d ms; "
-				            "dropping the connection",
-				            what, p->cfg->db.redacted, CLIENT_TIMEOUT_MS);
+				log_warning(
+				        "store: postgresql: %s: no answer from %s within %d ms; "
+				        "dropping the connection",
+				        what, where(p->cfg), CLIENT_TIMEOUT_MS);
 				p->broken = true;
 				PQclear(keep);
 				return NULL;
@@ -409,7 +416,7 @@ static enum store_rc fail(struct pg_conn *p, const PGresult *r, const char *what
 		one_line(prim ? prim : PQerrorMessage(p->conn), msg, sizeof(msg));
 		if (!known || msg[0])
 			log_warning("store: postgresql: %s: connection to %s lost (%s): %s", what,
-			            p->cfg->db.redacted, state ? state : "no SQLSTATE",
+			            where(p->cfg), state ? state : "no SQLSTATE",
 			            msg[0] ? msg : "no answer");
 		return STORE_UNAVAILABLE;
 	}
@@ -453,26 +460,14 @@ static void on_notice(void *arg, const char *message)
 static PGconn *open_conn(const struct config *cfg)
 {
 	/* Defaults first: the URL, expanded from "dbname", overrides any of them. */
-	static const char *const keys[] = {"connect_timeout",
-	                                   "keepalives",
-	                                   "keepalives_idle",
-	                                   "keepalives_interval",
-	                                   "keepalives_count",
-	                                   "tcp_user_timeout",
-	                                   "client_encoding",
-	                                   "fallback_application_name",
-	                                   "dbname",
-	                                   NULL};
-	const char *vals[] = {"5",
-	                      "1",
-	                      "5",
-	                      "2",
-	                      "3",
-	                      "10000",
-	                      "UTF8",
-	                      "auth-service",
-	                      cfg->db.pg_conninfo,
-	                      NULL};
+	static const char *const keys[] = {"connect_timeout",  "keepalives",
+	                                   "keepalives_idle",  "keepalives_interval",
+	                                   "keepalives_count", "tcp_user_timeout",
+	                                   "client_encoding",  "fallback_application_name",
+	                                   "dbname",           NULL};
+	const char *vals[] = {
+	        "5", "1", "5", "2", "3", "10000", "UTF8", "auth-service", cfg->db.pg_conninfo,
+	        NULL};
 
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -504,8 +499,10 @@ static int setup_session(struct pg_conn *p, char *err, size_t errlen)
 	int version = PQserverVersion(p->conn);
 
 	if (version < MIN_SERVER_VERSION) {
+		/* 90624 is 9.6.24, 120003 is 12.3 */
 		snprintf(err, errlen, "PostgreSQL at %s is version %d.%d; 13 or newer is required",
-		         p->cfg->db.redacted, version / 10000, version % 10000);
+		         where(p->cfg), version / 10000,
+		         version >= 100000 ? version % 10000 : version / 100 % 100);
 		return -1;
 	}
 	snprintf(sql, sizeof(sql),
@@ -513,7 +510,7 @@ static int setup_session(struct pg_conn *p, char *err, size_t errlen)
 	         STATEMENT_TIMEOUT_MS, IDLE_IN_TX_TIMEOUT_MS);
 	if (exec_simple(p, sql, "session settings") != STORE_OK) {
 		snprintf(err, errlen, "PostgreSQL at %s refused the session settings (see the log)",
-		         p->cfg->db.redacted);
+		         where(p->cfg));
 		return -1;
 	}
 	return 0;
@@ -548,13 +545,12 @@ static void *pg_connect(const struct config *cfg, char *err, size_t errlen)
 	p->conn = open_conn(cfg);
 	if (!p->conn) {
 		snprintf(err, errlen, "cannot connect to PostgreSQL at %s: out of memory",
-		         cfg->db.redacted);
+		         where(cfg));
 		goto fail;
 	}
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(p->conn), msg, sizeof(msg));
-		snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", cfg->db.redacted,
-		         msg);
+		snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", where(cfg), msg);
 		goto fail;
 	}
 	PQsetNoticeProcessor(p->conn, on_notice, NULL); /* kept across PQreset */
@@ -604,15 +600,15 @@ static enum store_rc revive(struct pg_conn *p)
 	char msg[256];
 
 	if (p->mig_lock) {
-		log_warning("store: postgresql: the connection holding the migration lock was lost");
+		log_warning(
+		        "store: postgresql: the connection holding the migration lock was lost");
 		return STORE_UNAVAILABLE;
 	}
 	PQreset(p->conn);
 	memset(p->prepared, 0, sizeof(p->prepared));
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(p->conn), msg, sizeof(msg));
-		log_warning("store: postgresql: cannot reconnect to %s: %s", p->cfg->db.redacted,
-		            msg);
+		log_warning("store: postgresql: cannot reconnect to %s: %s", where(p->cfg), msg);
 		p->broken = true;
 		return STORE_UNAVAILABLE;
 	}
@@ -622,7 +618,7 @@ static enum store_rc revive(struct pg_conn *p)
 		p->broken = true;
 		return STORE_UNAVAILABLE;
 	}
-	log_info("store: postgresql: reconnected to %s", p->cfg->db.redacted);
+	log_info("store: postgresql: reconnected to %s", where(p->cfg));
 	return STORE_OK;
 }
 
@@ -641,7 +637,7 @@ static enum store_rc ready(struct pg_conn *p)
 	p->broken = true;
 	if (p->tx_open) {
 		log_warning("store: postgresql: the connection to %s was lost inside a transaction",
-		            p->cfg->db.redacted);
+		            where(p->cfg));
 		return STORE_UNAVAILABLE;
 	}
 	return revive(p);
@@ -869,8 +865,7 @@ static int64_t r_i64(struct reader *rd, int col, const char *what)
 /* A boolean column ("t"/"f"). */
 static bool r_bool(struct reader *rd, int col)
 {
-	return !rd->bad && !r_null(rd, col) &&
-	       PQgetvalue(rd->r, rd->row, rd->base + col)[0] == 't';
+	return !rd->bad && !r_null(rd, col) && PQgetvalue(rd->r, rd->row, rd->base + col)[0] == 't';
 }
 
 /* At most one row expected: read it with fn, NOT_FOUND when none. */
@@ -971,7 +966,7 @@ static enum store_rc pg_commit(struct store_conn *c)
 		p->tx_open = false;
 		log_warning("store: postgresql: commit: the connection to %s was lost; the "
 		            "transaction is gone",
-		            p->cfg->db.redacted);
+		            where(p->cfg));
 		return STORE_UNAVAILABLE;
 	}
 	ts = PQtransactionStatus(p->conn);
@@ -1119,7 +1114,8 @@ static enum store_rc pg_lock_migrations(struct store_conn *c)
 	if (rc != STORE_OK) {
 		p->mig_lock = false;
 		if (!p->broken) {
-			snprintf(sql, sizeof(sql), "SET statement_timeout = %d", STATEMENT_TIMEOUT_MS);
+			snprintf(sql, sizeof(sql), "SET statement_timeout = %d",
+			         STATEMENT_TIMEOUT_MS);
 			exec_simple(p, sql, "restore the statement timeout");
 		}
 	}
@@ -1191,8 +1187,7 @@ static enum store_rc pg_user_insert(struct store_conn *c, const struct user *u)
 	return run(pq(c), ST_USER_INSERT, &q, "insert user");
 }
 
-static enum store_rc user_by(struct pg_conn *p, enum stmt_id id, const char *key,
-                             struct user *out)
+static enum store_rc user_by(struct pg_conn *p, enum stmt_id id, const char *key, struct user *out)
 {
 	struct params q = {0};
 	PGresult *r;
@@ -1337,8 +1332,8 @@ static enum store_rc pg_session_by_id(struct store_conn *c, const char *id, stru
 	return rc;
 }
 
-static enum store_rc pg_session_list_active(struct store_conn *c, const char *user_id,
-                                            int64_t now, struct session **out, size_t *n)
+static enum store_rc pg_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
+                                            struct session **out, size_t *n)
 {
 	struct params q = {0};
 	struct session *v = NULL;
@@ -1537,9 +1532,8 @@ static enum store_rc pg_onetime_consume(struct store_conn *c, const char *hash, 
 
 /* ---- email outbox ---- */
 
-static enum store_rc pg_outbox_add(struct store_conn *c, const char *recipient,
-                                   const char *subject, const char *body_text,
-                                   const char *body_html, int64_t now)
+static enum store_rc pg_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
+                                   const char *body_text, const char *body_html, int64_t now)
 {
 	struct params q = {0};
 

@@ -60,12 +60,12 @@ struct cluster {
 };
 
 static struct {
-	char bin[256];           /* PostgreSQL's bin directory, "" = PATH */
-	struct cluster own;      /* ours: may be stopped and started */
-	char admin_url[512];     /* where t_<random> is created */
+	char bin[256];       /* PostgreSQL's bin directory, "" = PATH */
+	struct cluster own;  /* ours: may be stopped and started */
+	char admin_url[512]; /* where t_<random> is created */
 	char db_name[32];
-	char db_url[512];        /* t_<random> */
-	char own_db_url[512];    /* t_<random> on the own cluster (outage tests) */
+	char db_url[512];     /* t_<random> */
+	char own_db_url[512]; /* t_<random> on the own cluster (outage tests) */
 	bool own_db_created;
 } G;
 
@@ -657,7 +657,8 @@ static void test_open_unreachable_fails_clearly(void **state)
 	t0 = mono_now();
 	assert_null(store_open(&f->cfg, err, sizeof(err)));
 	assert_true(mono_now() - t0 < 3.0);
-	assert_non_null(strstr(err, "cannot connect to PostgreSQL at postgresql://auth:***@127.0.0.1:"));
+	assert_non_null(
+	        strstr(err, "cannot connect to PostgreSQL at postgresql://auth:***@127.0.0.1:"));
 	assert_null(strstr(err, "S3cretPassw0rd"));
 	assert_null(strchr(err, '\n'));
 	fx_free(f);
@@ -1831,8 +1832,11 @@ static void test_migrations_up_down_status(void **state)
 	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
 }
 
-static const struct migration step1 = {1, "first", "CREATE TABLE m_one (x INTEGER)",
-                                       "CREATE TABLE m_one (x INTEGER)", "DROP TABLE m_one",
+static const struct migration step1 = {1,
+                                       "first",
+                                       "CREATE TABLE m_one (x INTEGER)",
+                                       "CREATE TABLE m_one (x INTEGER)",
+                                       "DROP TABLE m_one",
                                        "DROP TABLE m_one"};
 static const struct migration step2_bad = {
         2,
@@ -1973,10 +1977,11 @@ static void terminate_ours(const char *admin_url, const char *db)
 {
 	char sql[320];
 
-	snprintf(sql, sizeof(sql),
-	         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '%s' "
-	         "AND application_name = 'auth-service'",
-	         db);
+	snprintf(
+	        sql, sizeof(sql),
+	        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '%s' "
+	        "AND application_name = 'auth-service'",
+	        db);
 	sql_exec(admin_url, sql);
 	wait_backends(admin_url, db, 0);
 }
@@ -2148,7 +2153,7 @@ static void test_restart_inside_transaction(void **state)
 	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TE(fn) cmocka_unit_test_setup_teardown(fn, setup_empty, teardown)
 #define TO(fn) cmocka_unit_test_setup_teardown(fn, outage_setup, outage_teardown)
 
