@@ -10,6 +10,7 @@
  * requests finish within SHUTDOWN_TIMEOUT_SECONDS, pools and the store
  * close, exit 0.
  */
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #include "api/api.h"
 #include "app.h"
 #include "auth/keys.h"
-#include "auth/password.h"
 #include "cache/cache.h"
 #include "cli.h"
 #include "config.h"
@@ -37,6 +37,7 @@
 #define PROBE_QUEUE 64
 #define DB_QUEUE_PER_THREAD 64
 #define CPU_QUEUE_PER_THREAD 32
+#define CPU_NICE 10 /* bcrypt yields the core to HTTP threads (health p99 under a login flood) */
 
 /* Bring the schema up to date, or refuse to run on an old one. */
 static int
@@ -74,15 +75,17 @@ static int
 start_pools(struct app *app)
 {
 	const struct config *cfg = app->cfg;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+								     : sysconf(_SC_NPROCESSORS_ONLN);
 	int db_threads = cfg->database_pool_size + cfg->database_max_overflow;
 
 	if (ncpu < 1)
 		ncpu = 1;
-	app->pools[POOL_PROBE] = workpool_create("probe", PROBE_THREADS, PROBE_QUEUE);
-	app->pools[POOL_DB] = workpool_create("db", db_threads, db_threads * DB_QUEUE_PER_THREAD);
+	app->pools[POOL_PROBE] = workpool_create("probe", PROBE_THREADS, PROBE_QUEUE, 0);
+	app->pools[POOL_DB] = workpool_create("db", db_threads, db_threads * DB_QUEUE_PER_THREAD, 0);
 	app->pools[POOL_CPU] =
-		workpool_create("cpu", (int)ncpu, (int)ncpu * CPU_QUEUE_PER_THREAD);
+		workpool_create("cpu", (int)ncpu, (int)ncpu * CPU_QUEUE_PER_THREAD, CPU_NICE);
 	return app->pools[POOL_PROBE] && app->pools[POOL_DB] && app->pools[POOL_CPU] ? 0 : -1;
 }
 
@@ -122,8 +125,6 @@ cmd_serve(const struct config *cfg)
 		log_error("%s", err);
 		return 1;
 	}
-	/* Compute the dummy hash now, not inside the first unknown-email login. */
-	password_dummy_verify("", cfg->password_bcrypt_rounds);
 	app.cache = cache_open(cfg, err, sizeof(err));
 	if (!app.cache) {
 		log_error("REDIS_URL: %s", err);

@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "log.h"
@@ -30,6 +32,7 @@ struct workpool {
 	int nthreads, busy;
 	unsigned long long rejected;
 	int stopping;
+	int nice_incr;
 	pthread_t *threads;
 };
 
@@ -38,6 +41,8 @@ worker_main(void *arg)
 {
 	struct workpool *wp = arg;
 
+	if (wp->nice_incr > 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), wp->nice_incr) != 0)
+		log_warning("workpool %s: cannot lower thread priority", wp->name);
 	pthread_mutex_lock(&wp->lock);
 	for (;;) {
 		while (wp->count == 0 && !wp->stopping)
@@ -58,7 +63,7 @@ worker_main(void *arg)
 }
 
 struct workpool *
-workpool_create(const char *name, int threads, int queue_cap)
+workpool_create(const char *name, int threads, int queue_cap, int nice_incr)
 {
 	struct workpool *wp;
 	int i;
@@ -71,6 +76,7 @@ workpool_create(const char *name, int threads, int queue_cap)
 	pthread_cond_init(&wp->has_work, NULL);
 	wp->ring = xcalloc((size_t)queue_cap, sizeof(struct job));
 	wp->cap = queue_cap;
+	wp->nice_incr = nice_incr;
 	wp->threads = xcalloc((size_t)threads, sizeof(pthread_t));
 	for (i = 0; i < threads; i++) {
 		if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0) {

@@ -15,8 +15,12 @@ struct workpool;
 
 typedef void (*workpool_fn)(void *job);
 
-/* threads >= 1, queue_cap >= 1.  Returns NULL on failure. */
-struct workpool *workpool_create(const char *name, int threads, int queue_cap);
+/*
+ * threads >= 1, queue_cap >= 1.  nice_incr > 0 lowers the threads'
+ * scheduling priority (Linux per-thread nice), so CPU-bound work such as
+ * bcrypt yields to the HTTP threads.  Returns NULL on failure.
+ */
+struct workpool *workpool_create(const char *name, int threads, int queue_cap, int nice_incr);
 
 /* Queue fn(job).  0 on success, -1 when the queue is full or shutting down. */
 int workpool_submit(struct workpool *wp, workpool_fn fn, void *job);

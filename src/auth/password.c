@@ -4,14 +4,13 @@
  * crypt_r() needs a struct crypt_data of about 32 KiB; it is calloc'ed per
  * call (worker threads may have small stacks) and wiped before it is freed
  * because it holds password-derived state.  Salts come from RAND_bytes and
- * are formatted by crypt_gensalt_rn().  The only process-wide mutable state
- * is the dummy-hash cache for password_dummy_verify(), one slot per cost,
- * filled once under a mutex and read-only afterwards.
+ * are formatted by crypt_gensalt_rn().  There is no process-wide mutable
+ * state: the timing dummy is a constant hash with the cost patched in.
  */
 #include "auth/password.h"
 
 #include <crypt.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,38 +222,20 @@ bool password_needs_rehash(const char *hash, int rounds)
 	return variant != 'b' || cost < rounds;
 }
 
-/*
- * The dummy-hash cache: slot r holds a $2b$ hash of cost r of a fixed
- * string, computed on first use.  Writers hold dummy_lock; a slot is never
- * changed once `ready` is set, and readers copy it under the lock.
- */
-static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	bool ready;
-	char hash[BCRYPT_LEN + 1];
-} dummy_cache[PASSWORD_MAX_ROUNDS + 1];
-
 int password_dummy_verify(const char *pw, int rounds)
 {
+	/*
+	 * A well-formed $2b$ hash (salt and digest of a fixed string, made once
+	 * with Python's bcrypt) with the cost patched in: bcrypt's work depends
+	 * only on the cost field, so verifying against it takes as long as a
+	 * real check at that cost, and nothing has to be hashed at start-up.
+	 */
+	static const char tail[] = "nXhmqGR1tozCeYi.zmkfk.kR1fFxZT7MQ3TG4UCcTwhmCibqiB5yO";
 	char hash[PASSWORD_HASH_MAX];
-	bool ok = true;
 
 	if (!rounds_ok(rounds))
 		return -1;
-	pthread_mutex_lock(&dummy_lock);
-	if (!dummy_cache[rounds].ready) {
-		/* A fixed input: the dummy never needs to be secret, only real. */
-		if (password_hash("auth-service timing dummy", rounds, hash) == 0) {
-			memcpy(dummy_cache[rounds].hash, hash, BCRYPT_LEN + 1);
-			dummy_cache[rounds].ready = true;
-		} else {
-			ok = false;
-		}
-	}
-	if (ok)
-		memcpy(hash, dummy_cache[rounds].hash, BCRYPT_LEN + 1);
-	pthread_mutex_unlock(&dummy_lock);
-	if (ok)
-		(void)password_verify(pw ? pw : "", hash);
+	snprintf(hash, sizeof(hash), "$2b$%02d$%s", rounds, tail);
+	(void)password_verify(pw ? pw : "", hash);
 	return 0;
 }

@@ -171,21 +171,28 @@ request_id_sane(const char *s)
 	return n >= 1 && n <= 128;
 }
 
+/*
+ * A new id: 16 hex digits drawn once per thread from the CSPRNG, then a
+ * per-thread counter.  Unique across threads and restarts without a CSPRNG
+ * call per request; request ids are correlation handles, not secrets.
+ */
 static const char *
 request_id(struct exchange *ex)
 {
+	static _Thread_local unsigned long long prefix, counter;
+	static _Thread_local int seeded;
 	const char *given = req_header(&ex->req, "X-Request-ID");
-	unsigned char raw[16];
 	char *out;
-	int i;
 
 	if (given && request_id_sane(given))
 		return given;
+	if (!seeded) {
+		if (RAND_bytes((unsigned char *)&prefix, sizeof(prefix)) != 1)
+			prefix = (unsigned long long)(uintptr_t)&prefix ^ (unsigned long long)time(NULL);
+		seeded = 1;
+	}
 	out = arena_alloc(ex->arena, 33);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		memset(raw, 0, sizeof(raw));
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	snprintf(out, 33, "%016llx%016llx", prefix, ++counter);
 	return out;
 }
 

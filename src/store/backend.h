@@ -42,6 +42,7 @@
 #define AUTH_STORE_BACKEND_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,7 @@
 struct store_conn {
 	const struct store_backend *be;
 	void *impl; /* backend-private state (struct sqlite_conn, struct pg_conn) */
+	time_t idle_since; /* CLOCK_MONOTONIC seconds when last returned to the pool */
 };
 
 #define STORE_MIGRATION_NAME_LEN 64

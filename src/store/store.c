@@ -7,8 +7,10 @@
  * connections.  A store keeps `size` persistent connections (opened by
  * store_open, so a bad path or an unreachable server fails at start-up) and,
  * when the backend allows it, up to `max_overflow` extra ones opened under
- * burst and closed again as soon as they are released while the pool is
- * above its size.  SQLite gets DATABASE_POOL_SIZE connections (at least 2)
+ * burst and closed once they have sat idle for OVERFLOW_IDLE_SECONDS while
+ * the pool is above its size (checked whenever a connection comes back, so
+ * a sustained load keeps them: closing on every release made a third of
+ * all requests pay for a new PostgreSQL backend and a SCRAM handshake).  SQLite gets DATABASE_POOL_SIZE connections (at least 2)
  * and no overflow: its writers serialise on one lock anyway, and more
  * connections only add lock waiting.
  *
@@ -81,6 +83,34 @@ static struct store_conn *conn_open(struct store *st, char *err, size_t errlen)
 	c->be = st->be;
 	c->impl = impl;
 	return c;
+}
+
+#define OVERFLOW_IDLE_SECONDS 30
+
+static time_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * With st->mu held: when the pool is above its persistent size, take the
+ * least recently used idle connection (the bottom of the stack) if it has
+ * been idle long enough.  The caller closes it outside the lock.
+ */
+static struct store_conn *evict_idle_overflow(struct store *st, time_t now, int max_idle)
+{
+	struct store_conn *victim;
+
+	if (st->n_open <= st->size || st->n_idle == 0 || now - st->idle[0]->idle_since < max_idle)
+		return NULL;
+	victim = st->idle[0];
+	memmove(&st->idle[0], &st->idle[1], sizeof(st->idle[0]) * (size_t)(st->n_idle - 1));
+	st->n_idle--;
+	st->n_open--;
+	return victim;
 }
 
 static void conn_close(struct store_conn *c)
@@ -248,6 +278,8 @@ struct store_conn *store_acquire(struct store *st)
 
 void store_release(struct store *st, struct store_conn *c)
 {
+	struct store_conn *victim;
+	time_t now = mono_seconds();
 	bool drop = false;
 
 	if (!st || !c)
@@ -261,16 +293,34 @@ void store_release(struct store *st, struct store_conn *c)
 
 	pthread_mutex_lock(&st->mu);
 	st->n_in_use--;
-	if (drop || st->n_open > st->size) {
+	if (drop) {
 		st->n_open--;
 	} else {
+		c->idle_since = now;
 		st->idle[st->n_idle++] = c;
 		c = NULL;
 	}
+	victim = evict_idle_overflow(st, now, OVERFLOW_IDLE_SECONDS);
 	pthread_cond_signal(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 
-	conn_close(c); /* a broken or overflow connection, outside the lock */
+	conn_close(c); /* a broken connection, outside the lock */
+	conn_close(victim);
+}
+
+void store_pool_trim(struct store *st, int max_idle_seconds)
+{
+	struct store_conn *victim;
+	time_t now = mono_seconds();
+
+	if (!st)
+		return;
+	do {
+		pthread_mutex_lock(&st->mu);
+		victim = evict_idle_overflow(st, now, max_idle_seconds);
+		pthread_mutex_unlock(&st->mu);
+		conn_close(victim);
+	} while (victim);
 }
 
 void store_pool_stats(struct store *st, struct store_pool_stats *out)

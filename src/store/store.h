@@ -123,6 +123,11 @@ struct store_pool_stats {
 	int waiting;
 };
 void store_pool_stats(struct store *st, struct store_pool_stats *out);
+/*
+ * Close overflow connections (those above DATABASE_POOL_SIZE) idle for at
+ * least max_idle_seconds.  store_release does this with 30 s on its own.
+ */
+void store_pool_trim(struct store *st, int max_idle_seconds);
 
 /* Liveness of the database for /ready. */
 enum store_rc store_ping(struct store_conn *c);

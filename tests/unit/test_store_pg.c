@@ -748,9 +748,18 @@ static void test_pool_overflow_and_timeout(void **state)
 	assert_true(dt >= 0.9);
 	assert_true(dt < 3.0);
 
-	/* Overflow connections are closed when released above the pool size. */
+	/* Released overflow connections stay for reuse under sustained load ... */
 	for (int i = 0; i < 4; i++)
 		store_release(f->st, c[i]);
+	store_pool_stats(f->st, &ps);
+	assert_int_equal(ps.size, 4);
+	assert_int_equal(ps.idle, 4);
+	c[0] = store_acquire(f->st);
+	store_release(f->st, c[0]);
+	store_pool_stats(f->st, &ps);
+	assert_int_equal(ps.size, 4);
+	/* ... and are closed once idle (0 s here; 30 s on release in service). */
+	store_pool_trim(f->st, 0);
 	store_pool_stats(f->st, &ps);
 	assert_int_equal(ps.size, 2);
 	assert_int_equal(ps.idle, 2);

@@ -43,7 +43,7 @@ gated_job(void *arg)
 static void
 test_all_jobs_run(void **state)
 {
-	struct workpool *wp = workpool_create("t", 4, 1000);
+	struct workpool *wp = workpool_create("t", 4, 1000, 0);
 	int i, accepted = 0;
 
 	(void)state;
@@ -60,7 +60,7 @@ static void
 test_full_queue_refuses(void **state)
 {
 	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	struct workpool *wp = workpool_create("t", 1, 2);
+	struct workpool *wp = workpool_create("t", 1, 2, 5);
 	struct workpool_stats st;
 
 	(void)state;
@@ -90,8 +90,8 @@ static void
 test_bad_args(void **state)
 {
 	(void)state;
-	assert_null(workpool_create("t", 0, 1));
-	assert_null(workpool_create("t", 1, 0));
+	assert_null(workpool_create("t", 0, 1, 0));
+	assert_null(workpool_create("t", 1, 0, 0));
 }
 
 int
