@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
 #include "log.h"
@@ -471,7 +472,18 @@ static void *sqlite_connect(const struct config *cfg, char *err, size_t errlen)
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 
-	rc = pragma_text(s->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
+	/*
+	 * Switching a new file to WAL needs an exclusive lock, and SQLite skips
+	 * the busy handler for it (waiting could deadlock), so two processes
+	 * opening a fresh database together see SQLITE_BUSY at once: retry
+	 * for as long as the busy timeout would have waited.
+	 */
+	for (int waited = 0;; waited += 10) {
+		rc = pragma_text(s->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+			break;
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot use SQLite database %s: %s", path,
 		         sqlite3_errmsg(s->db));
