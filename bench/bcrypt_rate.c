@@ -15,8 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-static double
-now(void)
+static double now(void)
 {
 	struct timespec t;
 
@@ -24,8 +23,7 @@ now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	int cost = argc > 1 ? atoi(argv[1]) : 12;
 	double seconds = argc > 2 ? atof(argv[2]) : 5.0;

@@ -24,9 +24,9 @@
 static struct MHD_Response *ok;
 static int marker;
 
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	(void)cls, (void)url, (void)method, (void)version, (void)upload_data;
 	if (!*con_cls) { /* first call: headers only, as in the service */
@@ -40,16 +40,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return MHD_queue_response(conn, MHD_HTTP_OK, ok);
 }
 
-static void
-on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-	     enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)cls, (void)conn, (void)toe;
 	*con_cls = NULL;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d;
@@ -74,25 +72,22 @@ main(int argc, char **argv)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_ERROR_LOG,
-		(uint16_t)port, NULL, NULL, on_request, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)workers,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)15,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	                     (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+	                     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+	                     (unsigned int)workers, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                     (size_t)(32 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)15,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+	                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
+	                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "mhd_ceiling: cannot listen on 127.0.0.1:%d\n", port);
 		return 1;
 	}
 	fprintf(stderr, "mhd_ceiling: listening on http://127.0.0.1:%d (workers=%d)\n", port,
-		workers);
+	        workers);
 	sigwait(&sigs, &sig);
 	MHD_stop_daemon(d);
 	MHD_destroy_response(ok);

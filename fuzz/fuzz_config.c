@@ -75,8 +75,8 @@ static char *load_and_render(struct vars *v, size_t *len)
 	config_print(&cfg, f);
 	(void)config_is_strict(&cfg);
 	if (cfg.rsa_private_key_content) /* check-config validates it */
-		fprintf(f, "key: %d\n", keys_check_content(cfg.rsa_private_key_content, err,
-		                                             sizeof(err)));
+		fprintf(f, "key: %d\n",
+		        keys_check_content(cfg.rsa_private_key_content, err, sizeof(err)));
 	config_free(&cfg);
 	config_errors_free(&errs);
 	fclose(f);

@@ -54,9 +54,8 @@ static char *pem_of(EVP_PKEY *pk, int private)
 	char *data, *out;
 	long n;
 
-	if (b == NULL ||
-	    (private ? PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL)
-	             : PEM_write_bio_PUBKEY(b, pk)) != 1)
+	if (b == NULL || (private ? PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL)
+	                          : PEM_write_bio_PUBKEY(b, pk)) != 1)
 		abort();
 	n = BIO_get_mem_data(b, &data);
 	out = xmalloc((size_t)n + 1);
@@ -122,8 +121,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* b64url(header) '.' b64url(claims) '.' b64url(RS256 signature by pk). */
-static char *sign_raw(EVP_PKEY *pk, const char *h, size_t hn, const char *c, size_t cn,
-                      size_t *len)
+static char *sign_raw(EVP_PKEY *pk, const char *h, size_t hn, const char *c, size_t cn, size_t *len)
 {
 	char *eh = b64url_encode_alloc((const unsigned char *)h, hn);
 	char *ec = b64url_encode_alloc((const unsigned char *)c, cn);

@@ -21,8 +21,8 @@ struct workpool;
 struct app {
 	const struct config *cfg;
 	struct store *store;
-	struct keys *keys;	/* signing and verification keys (may be NULL before issue 3) */
-	struct cache *cache;	/* revocation + rate limits */
+	struct keys *keys;   /* signing and verification keys (may be NULL before issue 3) */
+	struct cache *cache; /* revocation + rate limits */
 	struct metrics *metrics;
 	struct workpool *pools[4]; /* indexed by enum route_pool; [POOL_INLINE] is NULL */
 	atomic_bool shutting_down;

@@ -29,15 +29,13 @@ struct arena {
 	struct block *head;
 };
 
-static void
-oom(void)
+static void oom(void)
 {
 	fputs("fatal: out of memory\n", stderr);
 	abort();
 }
 
-void *
-xmalloc(size_t n)
+void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
@@ -45,8 +43,7 @@ xmalloc(size_t n)
 	return p;
 }
 
-void *
-xcalloc(size_t n, size_t size)
+void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
@@ -54,8 +51,7 @@ xcalloc(size_t n, size_t size)
 	return p;
 }
 
-void *
-xrealloc(void *p, size_t n)
+void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (!q)
@@ -63,8 +59,7 @@ xrealloc(void *p, size_t n)
 	return q;
 }
 
-char *
-xstrdup(const char *s)
+char *xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
 	char *p = xmalloc(n);
@@ -72,14 +67,12 @@ xstrdup(const char *s)
 	return p;
 }
 
-struct arena *
-arena_create(void)
+struct arena *arena_create(void)
 {
 	return xcalloc(1, sizeof(struct arena));
 }
 
-void
-arena_destroy(struct arena *a)
+void arena_destroy(struct arena *a)
 {
 	struct block *b, *next;
 
@@ -92,8 +85,7 @@ arena_destroy(struct arena *a)
 	free(a);
 }
 
-void *
-arena_alloc(struct arena *a, size_t n)
+void *arena_alloc(struct arena *a, size_t n)
 {
 	struct block *b = a->head;
 	size_t need;
@@ -118,8 +110,7 @@ arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-char *
-arena_strndup(struct arena *a, const char *s, size_t n)
+char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
 	char *p = arena_alloc(a, n + 1);
 	memcpy(p, s, n);
@@ -127,14 +118,12 @@ arena_strndup(struct arena *a, const char *s, size_t n)
 	return p;
 }
 
-char *
-arena_strdup(struct arena *a, const char *s)
+char *arena_strdup(struct arena *a, const char *s)
 {
 	return arena_strndup(a, s, strlen(s));
 }
 
-char *
-arena_sprintf(struct arena *a, const char *fmt, ...)
+char *arena_sprintf(struct arena *a, const char *fmt, ...)
 {
 	char small[256];
 	va_list ap, ap2;

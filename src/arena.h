@@ -17,11 +17,10 @@ struct arena;
 struct arena *arena_create(void);
 void arena_destroy(struct arena *a);
 
-void *arena_alloc(struct arena *a, size_t n);     /* zeroed, 16-byte aligned */
+void *arena_alloc(struct arena *a, size_t n); /* zeroed, 16-byte aligned */
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
-char *arena_sprintf(struct arena *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+char *arena_sprintf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Abort-on-OOM wrappers for long-lived allocations. */
 void *xmalloc(size_t n);

@@ -22,8 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void
-cli_usage(FILE *out)
+void cli_usage(FILE *out)
 {
 	fputs("usage: auth-service [COMMAND] [ARGS]\n"
 	      "\n"
@@ -48,8 +47,7 @@ cli_usage(FILE *out)
 	      out);
 }
 
-static int
-parse_count(const char *s, int *out)
+static int parse_count(const char *s, int *out)
 {
 	char *end;
 	long v;
@@ -62,8 +60,7 @@ parse_count(const char *s, int *out)
 	return 0;
 }
 
-int
-cmd_migrate(const struct config *cfg, int argc, char **argv)
+int cmd_migrate(const struct config *cfg, int argc, char **argv)
 {
 	const char *action = argc > 0 ? argv[0] : "up";
 	struct store *st;
@@ -106,24 +103,21 @@ out:
 	return rc;
 }
 
-int
-cmd_check_config(const struct config *cfg)
+int cmd_check_config(const struct config *cfg)
 {
 	config_print(cfg, stdout);
 	puts("configuration OK");
 	return 0;
 }
 
-static size_t
-discard(void *p, size_t size, size_t n, void *ud)
+static size_t discard(void *p, size_t size, size_t n, void *ud)
 {
 	(void)p;
 	(void)ud;
 	return size * n;
 }
 
-int
-cmd_healthcheck(const struct config *cfg, int argc, char **argv)
+int cmd_healthcheck(const struct config *cfg, int argc, char **argv)
 {
 	char url[512];
 	CURL *curl;
@@ -137,8 +131,8 @@ cmd_healthcheck(const struct config *cfg, int argc, char **argv)
 		const char *h = cfg->host;
 		if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0)
 			h = "127.0.0.1";
-		snprintf(url, sizeof(url), "http://%s%s%s:%d/api/v1/health", strchr(h, ':') ? "[" : "",
-			 h, strchr(h, ':') ? "]" : "", cfg->port);
+		snprintf(url, sizeof(url), "http://%s%s%s:%d/api/v1/health",
+		         strchr(h, ':') ? "[" : "", h, strchr(h, ':') ? "]" : "", cfg->port);
 	} else {
 		fputs("usage: auth-service healthcheck [--url URL]\n", stderr);
 		return 2;
@@ -171,8 +165,7 @@ cmd_healthcheck(const struct config *cfg, int argc, char **argv)
 	return 1;
 }
 
-int
-cmd_keys(int argc, char **argv)
+int cmd_keys(int argc, char **argv)
 {
 	const char *out = "./keys/private.pem";
 	int bits = 2048, i;
@@ -185,7 +178,8 @@ cmd_keys(int argc, char **argv)
 			out = argv[++i];
 		} else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
 			i++;
-			if (strcmp(argv[i], "2048") && strcmp(argv[i], "3072") && strcmp(argv[i], "4096"))
+			if (strcmp(argv[i], "2048") && strcmp(argv[i], "3072") &&
+			    strcmp(argv[i], "4096"))
 				goto usage;
 			bits = atoi(argv[i]);
 		} else {
@@ -204,8 +198,7 @@ usage:
 }
 
 /* Read a password: a prompt without echo on a terminal, else one line of stdin. */
-static int
-read_password(char *buf, size_t len)
+static int read_password(char *buf, size_t len)
 {
 	struct termios old, quiet;
 	bool tty = isatty(STDIN_FILENO);
@@ -233,8 +226,7 @@ read_password(char *buf, size_t len)
 	return n ? 0 : -1;
 }
 
-int
-cmd_users(const struct config *cfg, int argc, char **argv)
+int cmd_users(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL, *why = NULL;
 	bool admin = false;
@@ -298,7 +290,7 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 		      stderr);
 	} else {
 		store_audit(c, "user_created_cli", u.id, NULL, NULL, admin ? "admin" : NULL,
-			    u.created_at);
+		            u.created_at);
 		printf("created user %s <%s>%s\n", u.id, u.email, admin ? " with role admin" : "");
 		ret = 0;
 	}

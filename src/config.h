@@ -48,25 +48,25 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 
-	char *database_url;	 /* raw value, holds a password: never print */
-	struct db_url db;	 /* parsed DATABASE_URL */
-	int database_pool_size;	 /* persistent connections */
+	char *database_url;     /* raw value, holds a password: never print */
+	struct db_url db;       /* parsed DATABASE_URL */
+	int database_pool_size; /* persistent connections */
 	int database_max_overflow;
 	int database_pool_timeout; /* seconds */
 
-	char *redis_url;	/* NULL: in-process store */
+	char *redis_url;        /* NULL: in-process store */
 	struct redis_url redis; /* valid when redis_url != NULL */
 
 	char *secret_key; /* NULL: derived from the signing key (not production) */
 	size_t secret_key_len;
 
 	char *rsa_private_key_path;
-	char *rsa_private_key_content; /* base64 of a PEM; wins over the path */
-	char *rsa_public_key_id;       /* NULL: RFC 7638 thumbprint */
+	char *rsa_private_key_content;   /* base64 of a PEM; wins over the path */
+	char *rsa_public_key_id;         /* NULL: RFC 7638 thumbprint */
 	char **rsa_previous_public_keys; /* paths */
 	size_t n_rsa_previous_public_keys;
 
-	char *jwt_issuer; /* default http://localhost:PORT */
+	char *jwt_issuer;   /* default http://localhost:PORT */
 	char *jwt_audience; /* NULL: no aud claim */
 	int access_token_expire_minutes;
 	int refresh_token_expire_days;
@@ -125,7 +125,7 @@ int config_load(struct config *cfg, struct config_errors *errs);
 
 /* Same, with an explicit look-up (used by tests and fuzzers). */
 int config_load_with(struct config *cfg, config_lookup_fn lookup, void *ctx,
-		     struct config_errors *errs);
+                     struct config_errors *errs);
 
 /* Print the effective configuration, secrets redacted, one NAME=value per line. */
 void config_print(const struct config *cfg, FILE *out);
@@ -134,7 +134,7 @@ void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 
 const char *config_env_name(enum app_env env);
-bool config_is_strict(const struct config *cfg); /* staging or production */
+bool config_is_strict(const struct config *cfg);             /* staging or production */
 const char *config_smtp_security_name(enum smtp_security s); /* "starttls", "tls", "none" */
 
 /* Parse a boolean the way SPEC section 2 says: true/false/1/0/yes/no, any case. */

@@ -23,34 +23,29 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
 
-void
-log_init(enum log_level level, enum log_format format)
+void log_init(enum log_level level, enum log_format format)
 {
 	min_level = level;
 	out_format = format;
 }
 
-int
-log_enabled(enum log_level level)
+int log_enabled(enum log_level level)
 {
 	return level >= min_level;
 }
 
-static void
-timestamp(char *buf, size_t len)
+static void timestamp(char *buf, size_t len)
 {
 	struct timeval tv;
 	struct tm tm;
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (long)(tv.tv_usec / 1000));
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
 }
 
-static void
-emit(const char *line, size_t len)
+static void emit(const char *line, size_t len)
 {
 	pthread_mutex_lock(&out_lock);
 	fwrite(line, 1, len, stdout);
@@ -59,16 +54,14 @@ emit(const char *line, size_t len)
 }
 
 /* Replace control characters so one message is always one line. */
-static void
-sanitize(char *s)
+static void sanitize(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 && *s != '\t')
 			*s = ' ';
 }
 
-static void
-emit_json(json_t *obj)
+static void emit_json(json_t *obj)
 {
 	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	if (s) {
@@ -83,8 +76,7 @@ emit_json(json_t *obj)
 	json_decref(obj);
 }
 
-void
-log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
+void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
 {
 	char msg[2048], ts[64], line[2400];
 	va_list ap;
@@ -110,7 +102,7 @@ log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
 	sanitize(msg);
 	if (request_id)
 		n = snprintf(line, sizeof(line), "%s %-7s [%s] %s\n", ts, level_names[level],
-			     request_id, msg);
+		             request_id, msg);
 	else
 		n = snprintf(line, sizeof(line), "%s %-7s %s\n", ts, level_names[level], msg);
 	if (n < 0)
@@ -122,9 +114,8 @@ log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
 	emit(line, (size_t)n);
 }
 
-void
-log_access(const char *method, const char *path, int status, double duration_ms,
-	   const char *request_id, const char *client)
+void log_access(const char *method, const char *path, int status, double duration_ms,
+                const char *request_id, const char *client)
 {
 	if (LOG_INFO < min_level)
 		return;
@@ -147,5 +138,5 @@ log_access(const char *method, const char *path, int status, double duration_ms,
 		return;
 	}
 	log_msg(LOG_INFO, request_id, "%s %s %d %.3fms client=%s", method, path, status,
-		duration_ms, client);
+	        duration_ms, client);
 }

@@ -11,14 +11,12 @@
 #include "config.h"
 #include "log.h"
 
-static int
-is_flag(const char *a, const char *s, const char *l)
+static int is_flag(const char *a, const char *s, const char *l)
 {
 	return strcmp(a, s) == 0 || strcmp(a, l) == 0;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	struct config cfg = {0};
 	struct config_errors errs = {0};
@@ -63,11 +61,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "config error: %s\n", errs.lines[e]);
 		if (key_error)
 			fprintf(stderr,
-				"config error: RSA_PRIVATE_KEY_CONTENT: %s (example: "
-				"RSA_PRIVATE_KEY_CONTENT=$(base64 -w0 keys/private.pem))\n",
-				key_why);
+			        "config error: RSA_PRIVATE_KEY_CONTENT: %s (example: "
+			        "RSA_PRIVATE_KEY_CONTENT=$(base64 -w0 keys/private.pem))\n",
+			        key_why);
 		fprintf(stderr, "%zu configuration problem(s); see docs/configuration.md\n",
-			errs.n + (size_t)key_error);
+		        errs.n + (size_t)key_error);
 		config_errors_free(&errs);
 		config_free(&cfg);
 		return 1;

@@ -26,16 +26,16 @@
 #include "store/store.h"
 #include "workpool.h"
 
-static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409,
-			       413, 415, 422, 429, 499, 500, 503};
+static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
+                               408, 409, 413, 415, 422, 429, 499, 500, 503};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + "other" */
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-				 0.1,	 0.25,	0.5,	1,     2.5,  5,	    10};
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))
 
 static const char *const login_names[] = {"success", "failure", "disabled", "unverified",
-					  "rate_limited"};
+                                          "rate_limited"};
 
 struct route_stats {
 	atomic_ullong by_status[NSTATUS];
@@ -52,8 +52,7 @@ struct metrics {
 	atomic_ullong events[EV__COUNT];
 };
 
-struct metrics *
-metrics_create(const struct route *routes, size_t n)
+struct metrics *metrics_create(const struct route *routes, size_t n)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));
 
@@ -63,8 +62,7 @@ metrics_create(const struct route *routes, size_t n)
 	return m;
 }
 
-void
-metrics_free(struct metrics *m)
+void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
@@ -72,8 +70,7 @@ metrics_free(struct metrics *m)
 	free(m);
 }
 
-static size_t
-status_index(int status)
+static size_t status_index(int status)
 {
 	size_t i;
 
@@ -83,9 +80,8 @@ status_index(int status)
 	return NSTATUS - 1;
 }
 
-void
-metrics_observe(struct metrics *m, const struct route *route, const char *method, int status,
-		double seconds)
+void metrics_observe(struct metrics *m, const struct route *route, const char *method, int status,
+                     double seconds)
 {
 	size_t row = m->n, b;
 	struct route_stats *rs;
@@ -101,18 +97,16 @@ metrics_observe(struct metrics *m, const struct route *route, const char *method
 		atomic_fetch_add_explicit(&rs->bucket[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rs->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rs->sum_us, (unsigned long long)(seconds * 1e6),
-				  memory_order_relaxed);
+	                          memory_order_relaxed);
 }
 
-void
-metrics_login(struct metrics *m, enum metric_login result)
+void metrics_login(struct metrics *m, enum metric_login result)
 {
 	if (m && result < LOGIN__COUNT)
 		atomic_fetch_add_explicit(&m->logins[result], 1, memory_order_relaxed);
 }
 
-void
-metrics_event(struct metrics *m, enum metric_event ev)
+void metrics_event(struct metrics *m, enum metric_event ev)
 {
 	if (m && ev < EV__COUNT)
 		atomic_fetch_add_explicit(&m->events[ev], 1, memory_order_relaxed);
@@ -124,11 +118,9 @@ struct out {
 	size_t len, cap;
 };
 
-static void
-put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void
-put(struct out *o, const char *fmt, ...)
+static void put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -148,8 +140,8 @@ put(struct out *o, const char *fmt, ...)
 	}
 }
 
-static void
-route_labels(const struct metrics *m, size_t row, const char **route, const char **method)
+static void route_labels(const struct metrics *m, size_t row, const char **route,
+                         const char **method)
 {
 	if (row < m->n) {
 		*route = m->routes[row].pattern;
@@ -160,8 +152,7 @@ route_labels(const struct metrics *m, size_t row, const char **route, const char
 	}
 }
 
-static void
-render_requests(struct metrics *m, struct out *o)
+static void render_requests(struct metrics *m, struct out *o)
 {
 	size_t r, s, b;
 
@@ -172,14 +163,18 @@ render_requests(struct metrics *m, struct out *o)
 		route_labels(m, r, &route, &method);
 		for (s = 0; s < NSTATUS; s++) {
 			unsigned long long v = atomic_load_explicit(&m->rows[r].by_status[s],
-								    memory_order_relaxed);
+			                                            memory_order_relaxed);
 			if (!v)
 				continue;
 			if (s < NSTATUS - 1)
-				put(o, "auth_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+				put(o,
+				    "auth_http_requests_total{route=\"%s\",method=\"%s\",status=\"%"
+				    "d\"} %llu\n",
 				    route, method, statuses[s], v);
 			else
-				put(o, "auth_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} %llu\n",
+				put(o,
+				    "auth_http_requests_total{route=\"%s\",method=\"%s\",status="
+				    "\"other\"} %llu\n",
 				    route, method, v);
 		}
 	}
@@ -195,23 +190,25 @@ render_requests(struct metrics *m, struct out *o)
 		for (b = 0; b < NBUCKET; b++) {
 			cum += atomic_load_explicit(&m->rows[r].bucket[b], memory_order_relaxed);
 			/* method too: GET/PATCH/DELETE /api/v1/users/me are three series */
-			put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-			       "le=\"%g\"} %llu\n",
+			put(o,
+			    "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+			    "le=\"%g\"} %llu\n",
 			    route, method, buckets[b], cum);
 		}
-		put(o, "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-		       "le=\"+Inf\"} %llu\n",
+		put(o,
+		    "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+		    "le=\"+Inf\"} %llu\n",
 		    route, method, count);
 		put(o, "auth_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
 		    route, method,
 		    (double)atomic_load_explicit(&m->rows[r].sum_us, memory_order_relaxed) / 1e6);
-		put(o, "auth_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+		put(o,
+		    "auth_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
 		    route, method, count);
 	}
 }
 
-static void
-render_pools(const struct app *app, struct out *o)
+static void render_pools(const struct app *app, struct out *o)
 {
 	struct store_pool_stats sp;
 	int i;
@@ -255,68 +252,73 @@ render_pools(const struct app *app, struct out *o)
 	if (!app->store)
 		return;
 	store_pool_stats(app->store, &sp);
-	put(o, "# HELP auth_db_pool_connections Database connections by state.\n"
-	       "# TYPE auth_db_pool_connections gauge\n"
-	       "auth_db_pool_connections{state=\"in_use\"} %d\n"
-	       "auth_db_pool_connections{state=\"idle\"} %d\n"
-	       "# HELP auth_db_pool_waiting Requests waiting for a database connection.\n"
-	       "# TYPE auth_db_pool_waiting gauge\n"
-	       "auth_db_pool_waiting %d\n",
+	put(o,
+	    "# HELP auth_db_pool_connections Database connections by state.\n"
+	    "# TYPE auth_db_pool_connections gauge\n"
+	    "auth_db_pool_connections{state=\"in_use\"} %d\n"
+	    "auth_db_pool_connections{state=\"idle\"} %d\n"
+	    "# HELP auth_db_pool_waiting Requests waiting for a database connection.\n"
+	    "# TYPE auth_db_pool_waiting gauge\n"
+	    "auth_db_pool_waiting %d\n",
 	    sp.in_use, sp.idle, sp.waiting);
 }
 
 /* Outbox counters of this process, and the shared backlog its sender last saw. */
-static void
-render_outbox(struct out *o)
+static void render_outbox(struct out *o)
 {
 	struct outbox_stats st;
 
 	outbox_stats(&st);
-	put(o, "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in development).\n"
-	       "# TYPE auth_outbox_sent_total counter\nauth_outbox_sent_total %llu\n"
-	       "# HELP auth_outbox_retried_total Failed delivery attempts that will be retried.\n"
-	       "# TYPE auth_outbox_retried_total counter\nauth_outbox_retried_total %llu\n"
-	       "# HELP auth_outbox_failed_total Emails given up after the maximum age.\n"
-	       "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
+	put(o,
+	    "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in development).\n"
+	    "# TYPE auth_outbox_sent_total counter\nauth_outbox_sent_total %llu\n"
+	    "# HELP auth_outbox_retried_total Failed delivery attempts that will be retried.\n"
+	    "# TYPE auth_outbox_retried_total counter\nauth_outbox_retried_total %llu\n"
+	    "# HELP auth_outbox_failed_total Emails given up after the maximum age.\n"
+	    "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
 	    (unsigned long long)st.sent, (unsigned long long)st.retried,
 	    (unsigned long long)st.failed);
 	if (st.pending >= 0)
-		put(o, "# HELP auth_outbox_pending Emails waiting to be sent (all instances), as "
-		       "of the sender's last idle check.\n"
-		       "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
+		put(o,
+		    "# HELP auth_outbox_pending Emails waiting to be sent (all instances), as "
+		    "of the sender's last idle check.\n"
+		    "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
 		    (long long)st.pending);
 }
 
-char *
-metrics_render(struct metrics *m, const struct app *app, size_t *len)
+char *metrics_render(struct metrics *m, const struct app *app, size_t *len)
 {
 	struct out o = {xmalloc(8192), 0, 8192};
 	int i;
 
 	o.buf[0] = '\0';
-	put(&o, "# HELP auth_build_info Build and runtime information.\n"
-		"# TYPE auth_build_info gauge\n"
-		"auth_build_info{version=\"%s\",environment=\"%s\",database=\"%s\",cache=\"%s\"} 1\n",
+	put(&o,
+	    "# HELP auth_build_info Build and runtime information.\n"
+	    "# TYPE auth_build_info gauge\n"
+	    "auth_build_info{version=\"%s\",environment=\"%s\",database=\"%s\",cache=\"%s\"} 1\n",
 	    AUTH_VERSION, config_env_name(app->cfg->environment),
 	    app->store ? store_kind(app->store) : "none",
 	    app->cache ? cache_kind(app->cache) : "none");
-	put(&o, "# HELP auth_process_start_time_seconds Start time of the process (Unix time).\n"
-		"# TYPE auth_process_start_time_seconds gauge\n"
-		"auth_process_start_time_seconds %lld\n",
+	put(&o,
+	    "# HELP auth_process_start_time_seconds Start time of the process (Unix time).\n"
+	    "# TYPE auth_process_start_time_seconds gauge\n"
+	    "auth_process_start_time_seconds %lld\n",
 	    (long long)app->started_at);
 	render_requests(m, &o);
 	put(&o, "# HELP auth_logins_total Login attempts (password grant) by result.\n"
-		"# TYPE auth_logins_total counter\n");
+	        "# TYPE auth_logins_total counter\n");
 	for (i = 0; i < LOGIN__COUNT; i++)
 		put(&o, "auth_logins_total{result=\"%s\"} %llu\n", login_names[i],
 		    atomic_load_explicit(&m->logins[i], memory_order_relaxed));
-	put(&o, "# HELP auth_refresh_reuse_detected_total Spent refresh tokens presented again "
-		"(sessions revoked).\n# TYPE auth_refresh_reuse_detected_total counter\n"
-		"auth_refresh_reuse_detected_total %llu\n",
+	put(&o,
+	    "# HELP auth_refresh_reuse_detected_total Spent refresh tokens presented again "
+	    "(sessions revoked).\n# TYPE auth_refresh_reuse_detected_total counter\n"
+	    "auth_refresh_reuse_detected_total %llu\n",
 	    atomic_load_explicit(&m->events[EV_REFRESH_REUSE], memory_order_relaxed));
-	put(&o, "# HELP auth_rate_limited_total Requests answered 429.\n"
-		"# TYPE auth_rate_limited_total counter\n"
-		"auth_rate_limited_total %llu\n",
+	put(&o,
+	    "# HELP auth_rate_limited_total Requests answered 429.\n"
+	    "# TYPE auth_rate_limited_total counter\n"
+	    "auth_rate_limited_total %llu\n",
 	    atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
 	render_pools(app, &o);
 	render_outbox(&o);

@@ -26,8 +26,8 @@ enum metric_login {
 };
 
 enum metric_event {
-	EV_REFRESH_REUSE,     /* refresh token reuse detected */
-	EV_RATE_LIMITED,      /* 429 answers */
+	EV_REFRESH_REUSE, /* refresh token reuse detected */
+	EV_RATE_LIMITED,  /* 429 answers */
 	EV__COUNT
 };
 
@@ -37,7 +37,7 @@ void metrics_free(struct metrics *m);
 
 /* One finished request; route NULL for unmatched paths. */
 void metrics_observe(struct metrics *m, const struct route *route, const char *method, int status,
-		     double seconds);
+                     double seconds);
 void metrics_login(struct metrics *m, enum metric_login result);
 void metrics_event(struct metrics *m, enum metric_event ev);
 

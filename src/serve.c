@@ -33,15 +33,14 @@
 #include "store/store.h"
 #include "workpool.h"
 
-#define PROBE_THREADS 1
-#define PROBE_QUEUE 64
-#define DB_QUEUE_PER_THREAD 64
+#define PROBE_THREADS        1
+#define PROBE_QUEUE          64
+#define DB_QUEUE_PER_THREAD  64
 #define CPU_QUEUE_PER_THREAD 32
-#define CPU_NICE 10 /* bcrypt yields the core to HTTP threads (health p99 under a login flood) */
+#define CPU_NICE             10 /* bcrypt yields the core to HTTP threads (health p99 under a login flood) */
 
 /* Bring the schema up to date, or refuse to run on an old one. */
-static int
-check_schema(const struct config *cfg, struct store *st)
+static int check_schema(const struct config *cfg, struct store *st)
 {
 	struct store_conn *c = store_acquire(st);
 	int current = 0, latest = 0, applied = 0, rc = -1;
@@ -56,12 +55,12 @@ check_schema(const struct config *cfg, struct store *st)
 		rc = 0;
 	} else if (current > latest) {
 		log_error("database schema is at version %d, newer than this build (%d): run the "
-			  "matching release or `auth-service migrate down %d` with the newer one",
-			  current, latest, current - latest);
+		          "matching release or `auth-service migrate down %d` with the newer one",
+		          current, latest, current - latest);
 	} else if (config_is_strict(cfg)) {
 		log_error("database schema is at version %d, this build needs %d: run "
-			  "`auth-service migrate up` before starting the service",
-			  current, latest);
+		          "`auth-service migrate up` before starting the service",
+		          current, latest);
 	} else if (store_migrate_up(c, &applied, NULL) == STORE_OK) {
 		log_info("applied %d migration(s): schema at version %d", applied, latest);
 		rc = 0;
@@ -71,26 +70,25 @@ out:
 	return rc;
 }
 
-static int
-start_pools(struct app *app)
+static int start_pools(struct app *app)
 {
 	const struct config *cfg = app->cfg;
 	cpu_set_t set;
 	long ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-								     : sysconf(_SC_NPROCESSORS_ONLN);
+	                                                         : sysconf(_SC_NPROCESSORS_ONLN);
 	int db_threads = cfg->database_pool_size + cfg->database_max_overflow;
 
 	if (ncpu < 1)
 		ncpu = 1;
 	app->pools[POOL_PROBE] = workpool_create("probe", PROBE_THREADS, PROBE_QUEUE, 0);
-	app->pools[POOL_DB] = workpool_create("db", db_threads, db_threads * DB_QUEUE_PER_THREAD, 0);
+	app->pools[POOL_DB] =
+	        workpool_create("db", db_threads, db_threads * DB_QUEUE_PER_THREAD, 0);
 	app->pools[POOL_CPU] =
-		workpool_create("cpu", (int)ncpu, (int)ncpu * CPU_QUEUE_PER_THREAD, CPU_NICE);
+	        workpool_create("cpu", (int)ncpu, (int)ncpu * CPU_QUEUE_PER_THREAD, CPU_NICE);
 	return app->pools[POOL_PROBE] && app->pools[POOL_DB] && app->pools[POOL_CPU] ? 0 : -1;
 }
 
-static void
-stop_pools(struct app *app)
+static void stop_pools(struct app *app)
 {
 	int i;
 
@@ -100,8 +98,7 @@ stop_pools(struct app *app)
 	}
 }
 
-int
-cmd_serve(const struct config *cfg)
+int cmd_serve(const struct config *cfg)
 {
 	struct app app = {0};
 	struct router *router = NULL;
@@ -152,20 +149,20 @@ cmd_serve(const struct config *cfg)
 		goto out;
 	}
 	log_info("%s %s starting: environment=%s database=%s cache=%s workers=%d listening on "
-		 "http://%s:%u",
-		 cfg->app_name, cfg->app_version, config_env_name(cfg->environment),
-		 store_kind(app.store), cache_kind(app.cache), cfg->workers,
-		 cfg->host, server_port(srv));
+	         "http://%s:%u",
+	         cfg->app_name, cfg->app_version, config_env_name(cfg->environment),
+	         store_kind(app.store), cache_kind(app.cache), cfg->workers, cfg->host,
+	         server_port(srv));
 
 	if (sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
 	log_info("received %s: draining (up to %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-		 cfg->shutdown_timeout_seconds);
+	         cfg->shutdown_timeout_seconds);
 	atomic_store(&app.shutting_down, true);
 	server_quiesce(srv);
 	if (server_drain(srv, cfg->shutdown_timeout_seconds) != 0) {
 		log_warning("shutdown timeout: %ld request(s) still in flight are abandoned",
-			    server_in_flight(srv));
+		            server_in_flight(srv));
 		fflush(stdout);
 		_exit(0);
 	}

@@ -17,17 +17,17 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
 
 struct db_url {
 	enum db_kind kind;
-	char *sqlite_path;  /* DB_SQLITE: file path ("./auth.db", "/abs.db") */
-	char *pg_conninfo;  /* DB_POSTGRES: a postgresql:// URI libpq accepts */
-	char *redacted;	    /* printable form */
+	char *sqlite_path; /* DB_SQLITE: file path ("./auth.db", "/abs.db") */
+	char *pg_conninfo; /* DB_POSTGRES: a postgresql:// URI libpq accepts */
+	char *redacted;    /* printable form */
 };
 
 struct redis_url {
 	char *host;
-	int port;	/* default 6379 */
+	int port;       /* default 6379 */
 	char *password; /* NULL when none */
 	char *username; /* NULL when none (Redis 6 ACL user) */
-	int db;		/* default 0 */
+	int db;         /* default 0 */
 	char *redacted;
 };
 

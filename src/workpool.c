@@ -36,8 +36,7 @@ struct workpool {
 	pthread_t *threads;
 };
 
-static void *
-worker_main(void *arg)
+static void *worker_main(void *arg)
 {
 	struct workpool *wp = arg;
 
@@ -62,8 +61,7 @@ worker_main(void *arg)
 	return NULL;
 }
 
-struct workpool *
-workpool_create(const char *name, int threads, int queue_cap, int nice_incr)
+struct workpool *workpool_create(const char *name, int threads, int queue_cap, int nice_incr)
 {
 	struct workpool *wp;
 	int i;
@@ -92,8 +90,7 @@ workpool_create(const char *name, int threads, int queue_cap, int nice_incr)
 	return wp;
 }
 
-int
-workpool_submit(struct workpool *wp, workpool_fn fn, void *job)
+int workpool_submit(struct workpool *wp, workpool_fn fn, void *job)
 {
 	int rc = -1;
 
@@ -110,8 +107,7 @@ workpool_submit(struct workpool *wp, workpool_fn fn, void *job)
 	return rc;
 }
 
-void
-workpool_stats(struct workpool *wp, struct workpool_stats *out)
+void workpool_stats(struct workpool *wp, struct workpool_stats *out)
 {
 	pthread_mutex_lock(&wp->lock);
 	out->name = wp->name;
@@ -123,8 +119,7 @@ workpool_stats(struct workpool *wp, struct workpool_stats *out)
 	pthread_mutex_unlock(&wp->lock);
 }
 
-void
-workpool_destroy(struct workpool *wp)
+void workpool_destroy(struct workpool *wp)
 {
 	int i;
 

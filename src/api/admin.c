@@ -13,13 +13,12 @@
 #include "app.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX 100
-#define MAX_ROLES 8
+#define LIST_MAX     100
+#define MAX_ROLES    8
 #define ROLE_MAX_LEN 32
 
 /* Borrow a connection and check the caller is an authenticated admin. */
-static struct store_conn *
-admin_begin(struct req *r, struct resp *rs, struct principal *p)
+static struct store_conn *admin_begin(struct req *r, struct resp *rs, struct principal *p)
 {
 	struct store_conn *c = api_db(r, rs);
 
@@ -38,9 +37,8 @@ admin_begin(struct req *r, struct resp *rs, struct principal *p)
 }
 
 /* Parse an optional non-negative integer query argument. */
-static bool
-query_int(const struct req *r, const char *name, int def, int min, int max, int *out,
-	  struct verr *v)
+static bool query_int(const struct req *r, const char *name, int def, int min, int max, int *out,
+                      struct verr *v)
 {
 	const char *s = req_query(r, name);
 	char *end;
@@ -53,7 +51,8 @@ query_int(const struct req *r, const char *name, int def, int min, int max, int 
 	val = strtol(s, &end, 10);
 	if (errno || !*s || *end || val < min || val > max) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "Input should be an integer between %d and %d", min, max);
+		snprintf(msg, sizeof(msg), "Input should be an integer between %d and %d", min,
+		         max);
 		verr_add(v, "query", name, msg, "int_parsing");
 		return false;
 	}
@@ -61,8 +60,7 @@ query_int(const struct req *r, const char *name, int def, int min, int max, int 
 	return true;
 }
 
-void
-api_admin_users_list(struct req *r, struct resp *rs)
+void api_admin_users_list(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -81,7 +79,7 @@ api_admin_users_list(struct req *r, struct resp *rs)
 	query_int(r, "offset", 0, 0, 1000000000, &offset, &v);
 	if (email && strlen(email) >= STORE_EMAIL_LEN)
 		verr_add(&v, "query", "email", "String should have at most 320 characters",
-			 "string_too_long");
+		         "string_too_long");
 	if (verr_any(&v)) {
 		verr_respond(&v, rs);
 		goto out;
@@ -105,8 +103,7 @@ out:
 }
 
 /* Load the user named by the path, answering 404 when there is none. */
-static bool
-target_user(struct req *r, struct resp *rs, struct store_conn *c, struct user *u)
+static bool target_user(struct req *r, struct resp *rs, struct store_conn *c, struct user *u)
 {
 	const char *id = r->params[0];
 	enum store_rc rc = STORE_NOT_FOUND;
@@ -122,8 +119,7 @@ target_user(struct req *r, struct resp *rs, struct store_conn *c, struct user *u
 	return false;
 }
 
-void
-api_admin_user_get(struct req *r, struct resp *rs)
+void api_admin_user_get(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -137,8 +133,7 @@ api_admin_user_get(struct req *r, struct resp *rs)
 }
 
 /* ["user","admin"] -> "user,admin"; false (v filled) when invalid. */
-static bool
-roles_csv(json_t *arr, char out[STORE_ROLES_LEN], struct verr *v)
+static bool roles_csv(json_t *arr, char out[STORE_ROLES_LEN], struct verr *v)
 {
 	size_t i, used = 0;
 	json_t *el;
@@ -146,7 +141,7 @@ roles_csv(json_t *arr, char out[STORE_ROLES_LEN], struct verr *v)
 	out[0] = '\0';
 	if (!json_is_array(arr) || json_array_size(arr) > MAX_ROLES) {
 		verr_add(v, "body", "roles", "Input should be a list of at most 8 role names",
-			 "list_type");
+		         "list_type");
 		return false;
 	}
 	json_array_foreach(arr, i, el)
@@ -160,21 +155,20 @@ roles_csv(json_t *arr, char out[STORE_ROLES_LEN], struct verr *v)
 			     s[k] == '_' || s[k] == '-';
 		if (!ok) {
 			verr_add(v, "body", "roles",
-				 "Role names are 1-32 characters of a-z, 0-9, _ and -, starting "
-				 "with a letter",
-				 "value_error");
+			         "Role names are 1-32 characters of a-z, 0-9, _ and -, starting "
+			         "with a letter",
+			         "value_error");
 			return false;
 		}
 		if (api_has_role(out, s))
 			continue;
-		used += (size_t)snprintf(out + used, STORE_ROLES_LEN - used, "%s%s", used ? "," : "",
-					 s);
+		used += (size_t)snprintf(out + used, STORE_ROLES_LEN - used, "%s%s",
+		                         used ? "," : "", s);
 	}
 	return true;
 }
 
-void
-api_admin_user_patch(struct req *r, struct resp *rs)
+void api_admin_user_patch(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -240,8 +234,7 @@ out:
 	api_db_done(r, c);
 }
 
-void
-api_admin_user_delete(struct req *r, struct resp *rs)
+void api_admin_user_delete(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;

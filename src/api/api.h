@@ -90,7 +90,7 @@ void api_unavailable(struct resp *rs, const char *detail);
 
 /* Record an audit event (failures are logged, never fatal to the request). */
 void api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
-	       const char *detail);
+               const char *detail);
 
 /* Copy a header value safe for storage (printable ASCII, bounded). */
 void api_user_agent(const struct req *r, char out[STORE_UA_LEN]);
@@ -107,7 +107,7 @@ bool api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, con
  * response with no-store headers.
  */
 void api_token_response(struct req *r, struct resp *rs, const struct user *u,
-			const char *session_id, const char *refresh_token, int64_t refresh_exp);
+                        const char *session_id, const char *refresh_token, int64_t refresh_exp);
 
 /* full_name rule: at most 255 bytes, no control characters. */
 bool api_full_name_ok(const char *name);
@@ -134,16 +134,16 @@ void api_rate_login_succeeded(struct req *r, const char *email);
 /* ---- the two grants, shared by /auth and /oauth (auth.c) ---- */
 
 enum grant_rc {
-	GRANT_OK,	       /* rs holds the 200 token response */
-	GRANT_ANSWERED,	       /* rs holds a 5xx (storage unavailable, ...) */
+	GRANT_OK,              /* rs holds the 200 token response */
+	GRANT_ANSWERED,        /* rs holds a 5xx (storage unavailable, ...) */
 	GRANT_BAD_CREDENTIALS, /* unknown email or wrong password: same answer */
-	GRANT_DISABLED,	       /* correct password, account disabled */
+	GRANT_DISABLED,        /* correct password, account disabled */
 	GRANT_UNVERIFIED,      /* correct password, email not verified (when required) */
 	GRANT_BAD_REFRESH,     /* unknown, expired, revoked or reused refresh token */
 };
 
 enum grant_rc api_password_grant(struct req *r, struct resp *rs, const char *email,
-				 const char *password);
+                                 const char *password);
 enum grant_rc api_refresh_grant(struct req *r, struct resp *rs, const char *refresh_token);
 
 /* ---- authentication (authn.c) ---- */

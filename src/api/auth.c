@@ -28,8 +28,8 @@
 
 /* ---- password grant ---- */
 
-enum grant_rc
-api_password_grant(struct req *r, struct resp *rs, const char *email, const char *password)
+enum grant_rc api_password_grant(struct req *r, struct resp *rs, const char *email,
+                                 const char *password)
 {
 	const struct config *cfg = r->app->cfg;
 	char norm[STORE_EMAIL_LEN];
@@ -92,8 +92,8 @@ api_password_grant(struct req *r, struct resp *rs, const char *email, const char
 			snprintf(u.password_hash, sizeof(u.password_hash), "%s", fresh);
 			u.updated_at = api_now();
 			if (store_user_update(c, &u) == STORE_OK)
-				log_msg(LOG_INFO, r->request_id, "password hash of user %s upgraded",
-					u.id);
+				log_msg(LOG_INFO, r->request_id,
+				        "password hash of user %s upgraded", u.id);
 		}
 	}
 	api_rate_login_succeeded(r, norm);
@@ -110,9 +110,9 @@ out:
 #define ROTATE_LOST_RACE ((enum grant_rc)100)
 
 /* Insert a successor of `parent` in its session and answer with the new pair. */
-static enum grant_rc
-rotate(struct req *r, struct resp *rs, struct store_conn *c, const struct refresh_token *parent,
-       const struct session *s, const struct user *u, bool spend)
+static enum grant_rc rotate(struct req *r, struct resp *rs, struct store_conn *c,
+                            const struct refresh_token *parent, const struct session *s,
+                            const struct user *u, bool spend)
 {
 	const struct config *cfg = r->app->cfg;
 	struct refresh_token t = {0};
@@ -162,9 +162,9 @@ fail:
 }
 
 /* A spent token came back: grace retry, or theft. */
-static enum grant_rc
-spent_again(struct req *r, struct resp *rs, struct store_conn *c, const struct refresh_token *t,
-	    const struct session *s, const struct user *u, int64_t spent_at)
+static enum grant_rc spent_again(struct req *r, struct resp *rs, struct store_conn *c,
+                                 const struct refresh_token *t, const struct session *s,
+                                 const struct user *u, int64_t spent_at)
 {
 	int interval = r->app->cfg->refresh_token_reuse_interval_seconds;
 	int64_t now = api_now();
@@ -181,12 +181,11 @@ spent_again(struct req *r, struct resp *rs, struct store_conn *c, const struct r
 	}
 	metrics_event(r->app->metrics, EV_REFRESH_REUSE);
 	log_msg(LOG_WARNING, r->request_id,
-		"refresh token reuse detected: session %s of user %s revoked", s->id, u->id);
+	        "refresh token reuse detected: session %s of user %s revoked", s->id, u->id);
 	return GRANT_BAD_REFRESH;
 }
 
-enum grant_rc
-api_refresh_grant(struct req *r, struct resp *rs, const char *refresh_token)
+enum grant_rc api_refresh_grant(struct req *r, struct resp *rs, const char *refresh_token)
 {
 	char hash[STORE_TOKHASH_LEN];
 	struct refresh_token t;
@@ -230,8 +229,7 @@ out:
 
 /* ---- handlers ---- */
 
-void
-api_register(struct req *r, struct resp *rs)
+void api_register(struct req *r, struct resp *rs)
 {
 	const struct config *cfg = r->app->cfg;
 	struct verr v = {0};
@@ -255,8 +253,8 @@ api_register(struct req *r, struct resp *rs)
 		api_password_valid(r, "password", password, &v);
 	if (full_name && !api_full_name_ok(full_name))
 		verr_add(&v, "body", "full_name",
-			 "full_name must be at most 255 bytes without control characters",
-			 "value_error");
+		         "full_name must be at most 255 bytes without control characters",
+		         "value_error");
 	if (verr_any(&v)) {
 		verr_respond(&v, rs);
 		goto out;
@@ -313,9 +311,8 @@ out:
 }
 
 /* Email and password from a JSON body or the OAuth2 password form. */
-static bool
-login_input(struct req *r, struct resp *rs, const char **email, const char **password,
-	    json_t **body)
+static bool login_input(struct req *r, struct resp *rs, const char **email, const char **password,
+                        json_t **body)
 {
 	struct verr v = {0};
 
@@ -349,8 +346,7 @@ login_input(struct req *r, struct resp *rs, const char **email, const char **pas
 	return true;
 }
 
-void
-api_login(struct req *r, struct resp *rs)
+void api_login(struct req *r, struct resp *rs)
 {
 	const char *email, *password;
 	json_t *body;
@@ -375,8 +371,7 @@ api_login(struct req *r, struct resp *rs)
 	json_decref(body);
 }
 
-void
-api_refresh(struct req *r, struct resp *rs)
+void api_refresh(struct req *r, struct resp *rs)
 {
 	struct verr v = {0};
 	json_t *body = req_json(r, rs);
@@ -398,8 +393,7 @@ api_refresh(struct req *r, struct resp *rs)
 	json_decref(body);
 }
 
-void
-api_logout(struct req *r, struct resp *rs)
+void api_logout(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -441,8 +435,7 @@ out:
 	api_db_done(r, c);
 }
 
-void
-api_logout_all(struct req *r, struct resp *rs)
+void api_logout_all(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -469,8 +462,7 @@ out:
 	api_db_done(r, c);
 }
 
-void
-api_sessions_list(struct req *r, struct resp *rs)
+void api_sessions_list(struct req *r, struct resp *rs)
 {
 	const struct config *cfg = r->app->cfg;
 	struct principal p;
@@ -505,7 +497,8 @@ api_sessions_list(struct req *r, struct resp *rs)
 		json_object_set_new(o, "created_at", json_string(created));
 		json_object_set_new(o, "last_used_at", json_string(used));
 		json_object_set_new(o, "expires_at", json_string(expires));
-		json_object_set_new(o, "user_agent", s->user_agent[0] ? json_string(s->user_agent) : json_null());
+		json_object_set_new(o, "user_agent",
+		                    s->user_agent[0] ? json_string(s->user_agent) : json_null());
 		json_object_set_new(o, "ip", s->ip[0] ? json_string(s->ip) : json_null());
 		json_object_set_new(o, "current", json_boolean(strcmp(s->id, p.session.id) == 0));
 		json_array_append_new(arr, o);
@@ -516,8 +509,7 @@ out:
 	api_db_done(r, c);
 }
 
-void
-api_session_delete(struct req *r, struct resp *rs)
+void api_session_delete(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;

@@ -22,22 +22,21 @@
 
 #define LEEWAY_SECONDS 60
 
-static void
-unauthorized(struct resp *rs, bool token_sent)
+static void unauthorized(struct resp *rs, bool token_sent)
 {
 	resp_detail(rs, 401, token_sent ? "Could not validate credentials" : "Not authenticated");
-	resp_header(rs, "WWW-Authenticate", token_sent ? "Bearer error=\"invalid_token\"" : "Bearer");
+	resp_header(rs, "WWW-Authenticate",
+	            token_sent ? "Bearer error=\"invalid_token\"" : "Bearer");
 }
 
-json_t *
-api_verify_access_token(struct req *r, const char *token)
+json_t *api_verify_access_token(struct req *r, const char *token)
 {
 	const struct config *cfg = r->app->cfg;
 	const char *why = NULL;
 	json_t *claims = NULL;
 
 	if (jws_verify(r->app->keys, token, strlen(token), api_now(), LEEWAY_SECONDS,
-		       cfg->jwt_issuer, cfg->jwt_audience, &claims, &why) != 0) {
+	               cfg->jwt_issuer, cfg->jwt_audience, &claims, &why) != 0) {
 		log_msg(LOG_DEBUG, r->request_id, "token refused: %s", why ? why : "?");
 		return NULL;
 	}
@@ -45,8 +44,7 @@ api_verify_access_token(struct req *r, const char *token)
 }
 
 /* The token after "Bearer " (scheme case-insensitive), or NULL. */
-static const char *
-bearer_token(const struct req *r)
+static const char *bearer_token(const struct req *r)
 {
 	const char *h = req_header(r, "Authorization");
 
@@ -58,8 +56,7 @@ bearer_token(const struct req *r)
 	return *h ? h : NULL;
 }
 
-bool
-api_authenticate(struct req *r, struct resp *rs, struct store_conn *c, struct principal *p)
+bool api_authenticate(struct req *r, struct resp *rs, struct store_conn *c, struct principal *p)
 {
 	const char *token = bearer_token(r);
 	json_t *claims;

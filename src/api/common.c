@@ -17,14 +17,12 @@
 #include "config.h"
 #include "log.h"
 
-int64_t
-api_now(void)
+int64_t api_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
-void
-api_iso_time(int64_t t, char out[32])
+void api_iso_time(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -33,8 +31,7 @@ api_iso_time(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-json_t *
-api_roles_json(const char *csv)
+json_t *api_roles_json(const char *csv)
 {
 	json_t *a = json_array();
 	const char *p = csv;
@@ -50,8 +47,7 @@ api_roles_json(const char *csv)
 	return a;
 }
 
-bool
-api_has_role(const char *csv, const char *role)
+bool api_has_role(const char *csv, const char *role)
 {
 	size_t len = strlen(role);
 	const char *p = csv;
@@ -67,8 +63,7 @@ api_has_role(const char *csv, const char *role)
 	return false;
 }
 
-json_t *
-api_user_json(const struct user *u)
+json_t *api_user_json(const struct user *u)
 {
 	json_t *o = json_object();
 	char created[32], updated[32];
@@ -77,7 +72,8 @@ api_user_json(const struct user *u)
 	api_iso_time(u->updated_at, updated);
 	json_object_set_new(o, "id", json_string(u->id));
 	json_object_set_new(o, "email", json_string(u->email));
-	json_object_set_new(o, "full_name", u->has_full_name ? json_string(u->full_name) : json_null());
+	json_object_set_new(o, "full_name",
+	                    u->has_full_name ? json_string(u->full_name) : json_null());
 	json_object_set_new(o, "is_active", json_boolean(u->is_active));
 	json_object_set_new(o, "is_verified", json_boolean(u->is_verified));
 	json_object_set_new(o, "roles", api_roles_json(u->roles));
@@ -92,8 +88,7 @@ api_user_json(const struct user *u)
  * local part <= 64, total <= 254, domain of dot-separated labels of
  * letters, digits and hyphens with at least one dot.
  */
-bool
-api_email_normalize(const char *in, char out[STORE_EMAIL_LEN])
+bool api_email_normalize(const char *in, char out[STORE_EMAIL_LEN])
 {
 	const char *start = in, *end, *at = NULL, *p;
 	size_t len, i, label = 0;
@@ -110,7 +105,8 @@ api_email_normalize(const char *in, char out[STORE_EMAIL_LEN])
 	for (p = start; p < end; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
-		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' || c == '\\')
+		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
+		    c == '\\')
 			return false;
 		if (c == '@') {
 			if (at)
@@ -147,15 +143,13 @@ api_email_normalize(const char *in, char out[STORE_EMAIL_LEN])
 	return true;
 }
 
-void
-api_unavailable(struct resp *rs, const char *detail)
+void api_unavailable(struct resp *rs, const char *detail)
 {
 	resp_detail(rs, 503, detail);
 	resp_header(rs, "Retry-After", "1");
 }
 
-struct store_conn *
-api_db(struct req *r, struct resp *rs)
+struct store_conn *api_db(struct req *r, struct resp *rs)
 {
 	struct store_conn *c = store_acquire(r->app->store);
 
@@ -164,15 +158,13 @@ api_db(struct req *r, struct resp *rs)
 	return c;
 }
 
-void
-api_db_done(struct req *r, struct store_conn *c)
+void api_db_done(struct req *r, struct store_conn *c)
 {
 	if (c)
 		store_release(r->app->store, c);
 }
 
-void
-api_store_failed(struct resp *rs, enum store_rc rc)
+void api_store_failed(struct resp *rs, enum store_rc rc)
 {
 	if (rc == STORE_UNAVAILABLE)
 		api_unavailable(rs, "Database unavailable, retry later");
@@ -180,8 +172,7 @@ api_store_failed(struct resp *rs, enum store_rc rc)
 		resp_detail(rs, 500, "Internal Server Error");
 }
 
-void
-api_user_agent(const struct req *r, char out[STORE_UA_LEN])
+void api_user_agent(const struct req *r, char out[STORE_UA_LEN])
 {
 	const char *ua = req_header(r, "User-Agent");
 	size_t i = 0;
@@ -192,9 +183,8 @@ api_user_agent(const struct req *r, char out[STORE_UA_LEN])
 	out[i] = '\0';
 }
 
-void
-api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
-	  const char *detail)
+void api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
+               const char *detail)
 {
 	char ua[STORE_UA_LEN];
 
@@ -203,11 +193,10 @@ api_audit(struct req *r, struct store_conn *c, const char *event, const char *us
 		log_msg(LOG_ERROR, r->request_id, "audit: cannot record %s", event);
 	else
 		log_msg(LOG_INFO, r->request_id, "audit: %s user=%s client=%s", event,
-			user_id ? user_id : "-", r->client_ip);
+		        user_id ? user_id : "-", r->client_ip);
 }
 
-bool
-api_password_valid(const struct req *r, const char *field, const char *pw, struct verr *v)
+bool api_password_valid(const struct req *r, const char *field, const char *pw, struct verr *v)
 {
 	const char *why = NULL;
 
@@ -217,15 +206,14 @@ api_password_valid(const struct req *r, const char *field, const char *pw, struc
 	return false;
 }
 
-void
-api_token_response(struct req *r, struct resp *rs, const struct user *u, const char *session_id,
-		   const char *refresh_token, int64_t refresh_exp)
+void api_token_response(struct req *r, struct resp *rs, const struct user *u,
+                        const char *session_id, const char *refresh_token, int64_t refresh_exp)
 {
 	const struct config *cfg = r->app->cfg;
 	int64_t now = api_now(), exp = 0;
 	char jti[37];
 	char *at = access_token_issue(r->app->keys, cfg, u->id, session_id, u->email,
-				      u->is_verified, u->roles, now, jti, &exp);
+	                              u->is_verified, u->roles, now, jti, &exp);
 	json_t *body;
 
 	if (!at) {
@@ -245,8 +233,7 @@ api_token_response(struct req *r, struct resp *rs, const struct user *u, const c
 	resp_header(rs, "Pragma", "no-cache");
 }
 
-bool
-api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, const struct user *u)
+bool api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, const struct user *u)
 {
 	const struct config *cfg = r->app->cfg;
 	struct session s = {0};
@@ -290,8 +277,7 @@ fail:
 	return false;
 }
 
-bool
-api_full_name_ok(const char *name)
+bool api_full_name_ok(const char *name)
 {
 	size_t n = strlen(name), i;
 
@@ -303,8 +289,7 @@ api_full_name_ok(const char *name)
 	return true;
 }
 
-int
-api_revoke_user_tokens(struct req *r, const char *user_id, int64_t now)
+int api_revoke_user_tokens(struct req *r, const char *user_id, int64_t now)
 {
 	/* Long enough to outlive every access token issued before now. */
 	int64_t ttl = (int64_t)r->app->cfg->access_token_expire_minutes * 60 + 120;
@@ -312,8 +297,7 @@ api_revoke_user_tokens(struct req *r, const char *user_id, int64_t now)
 	return cache_revoke_user_before(r->app->cache, user_id, now, ttl, now);
 }
 
-void
-api_token_hash(const struct req *r, const char *token, char out[STORE_TOKHASH_LEN])
+void api_token_hash(const struct req *r, const char *token, char out[STORE_TOKHASH_LEN])
 {
 	size_t len = 0;
 	const unsigned char *secret = keys_secret(r->app->keys, &len);

@@ -20,8 +20,7 @@
 #include "metrics.h"
 #include "store/store.h"
 
-void
-api_health(struct req *r, struct resp *rs)
+void api_health(struct req *r, struct resp *rs)
 {
 	json_t *body = json_object();
 
@@ -30,8 +29,7 @@ api_health(struct req *r, struct resp *rs)
 	resp_json(rs, 200, body);
 }
 
-static const char *
-check_database(const struct app *app)
+static const char *check_database(const struct app *app)
 {
 	struct store_conn *c = store_acquire(app->store);
 	enum store_rc rc;
@@ -43,20 +41,19 @@ check_database(const struct app *app)
 	return rc == STORE_OK ? "ok" : "error";
 }
 
-void
-api_ready(struct req *r, struct resp *rs)
+void api_ready(struct req *r, struct resp *rs)
 {
 	const struct app *app = r->app;
 	const char *db = check_database(app);
 	const char *cache = cache_ping(app->cache) == 0 ? cache_kind(app->cache) : "error";
 	bool ok = !atomic_load(&((struct app *)app)->shutting_down) && strcmp(db, "ok") == 0 &&
-		  strcmp(cache, "error") != 0;
+	          strcmp(cache, "error") != 0;
 	json_t *checks = json_object();
 	json_t *body = json_object();
 
 	json_object_set_new(checks, "database", json_string(db));
 	json_object_set_new(checks, "redis",
-			    json_string(strcmp(cache, "redis") == 0 ? "ok" : cache));
+	                    json_string(strcmp(cache, "redis") == 0 ? "ok" : cache));
 	if (ok) {
 		json_object_set_new(body, "status", json_string("ready"));
 		json_object_set_new(body, "checks", checks);
@@ -69,8 +66,7 @@ api_ready(struct req *r, struct resp *rs)
 	resp_header(rs, "Retry-After", "5");
 }
 
-void
-api_metrics(struct req *r, struct resp *rs)
+void api_metrics(struct req *r, struct resp *rs)
 {
 	size_t len = 0;
 	char *text = metrics_render(r->app->metrics, r->app, &len);

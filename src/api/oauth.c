@@ -15,8 +15,7 @@
 #include "cache/cache.h"
 #include "http/form.h"
 
-static void
-oauth_error(struct resp *rs, int status, const char *error, const char *description)
+static void oauth_error(struct resp *rs, int status, const char *error, const char *description)
 {
 	json_t *o = json_object();
 
@@ -28,8 +27,7 @@ oauth_error(struct resp *rs, int status, const char *error, const char *descript
 }
 
 /* Decode the form body, or answer invalid_request. */
-static bool
-oauth_form(struct req *r, struct resp *rs, struct form *f)
+static bool oauth_form(struct req *r, struct resp *rs, struct form *f)
 {
 	const char *why = "request body must be application/x-www-form-urlencoded";
 
@@ -41,8 +39,7 @@ oauth_form(struct req *r, struct resp *rs, struct form *f)
 	return true;
 }
 
-void
-api_oauth_token(struct req *r, struct resp *rs)
+void api_oauth_token(struct req *r, struct resp *rs)
 {
 	struct form f;
 	const char *grant, *a, *b;
@@ -59,7 +56,8 @@ api_oauth_token(struct req *r, struct resp *rs)
 		a = form_get(&f, "username");
 		b = form_get(&f, "password");
 		if (!a || !b) {
-			oauth_error(rs, 400, "invalid_request", "username and password are required");
+			oauth_error(rs, 400, "invalid_request",
+			            "username and password are required");
 			return;
 		}
 		grc = api_password_grant(r, rs, a, b);
@@ -72,7 +70,7 @@ api_oauth_token(struct req *r, struct resp *rs)
 		grc = api_refresh_grant(r, rs, a);
 	} else {
 		oauth_error(rs, 400, "unsupported_grant_type",
-			    "supported grant types: password, refresh_token");
+		            "supported grant types: password, refresh_token");
 		return;
 	}
 	switch (grc) {
@@ -95,8 +93,7 @@ api_oauth_token(struct req *r, struct resp *rs)
 }
 
 /* Revoke a refresh token's session; false when it is not one of ours. */
-static bool
-revoke_refresh(struct req *r, struct store_conn *c, const char *token)
+static bool revoke_refresh(struct req *r, struct store_conn *c, const char *token)
 {
 	char hash[STORE_TOKHASH_LEN];
 	struct refresh_token t;
@@ -112,8 +109,7 @@ revoke_refresh(struct req *r, struct store_conn *c, const char *token)
 }
 
 /* Deny-list an access token; -1 when the revocation store is down. */
-static int
-revoke_access(struct req *r, const char *token)
+static int revoke_access(struct req *r, const char *token)
 {
 	json_t *claims = api_verify_access_token(r, token);
 	const char *jti;
@@ -124,13 +120,12 @@ revoke_access(struct req *r, const char *token)
 	jti = json_string_value(json_object_get(claims, "jti"));
 	if (jti)
 		rc = cache_deny_jti(r->app->cache, jti,
-				    json_integer_value(json_object_get(claims, "exp")), api_now());
+		                    json_integer_value(json_object_get(claims, "exp")), api_now());
 	json_decref(claims);
 	return rc;
 }
 
-void
-api_oauth_revoke(struct req *r, struct resp *rs)
+void api_oauth_revoke(struct req *r, struct resp *rs)
 {
 	struct form f;
 	const char *token;

@@ -22,8 +22,7 @@
 
 #define WINDOW 60
 
-static void
-too_many(struct req *r, struct resp *rs, int reset_in, const char *detail)
+static void too_many(struct req *r, struct resp *rs, int reset_in, const char *detail)
 {
 	char secs[16];
 
@@ -33,8 +32,7 @@ too_many(struct req *r, struct resp *rs, int reset_in, const char *detail)
 	resp_header(rs, "Retry-After", secs);
 }
 
-bool
-api_rate_ip(struct req *r, struct resp *rs)
+bool api_rate_ip(struct req *r, struct resp *rs)
 {
 	char key[96];
 	int64_t count = 0;
@@ -47,21 +45,19 @@ api_rate_ip(struct req *r, struct resp *rs)
 	}
 	if (count > r->app->cfg->rate_limit_ip_per_minute) {
 		log_msg(LOG_WARNING, r->request_id, "rate limit: %s over %d requests/minute",
-			r->client_ip, r->app->cfg->rate_limit_ip_per_minute);
+		        r->client_ip, r->app->cfg->rate_limit_ip_per_minute);
 		too_many(r, rs, reset_in, "Too many requests, retry later");
 		return false;
 	}
 	return true;
 }
 
-static void
-login_key(const struct req *r, const char *email, char *key, size_t len)
+static void login_key(const struct req *r, const char *email, char *key, size_t len)
 {
 	snprintf(key, len, "login:%s:%s", r->client_ip, email);
 }
 
-bool
-api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
+bool api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
 {
 	char key[STORE_EMAIL_LEN + 96];
 	int64_t count = 0;
@@ -74,7 +70,7 @@ api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
 	}
 	if (count >= r->app->cfg->rate_limit_login_per_minute) {
 		log_msg(LOG_WARNING, r->request_id, "rate limit: failed logins from %s",
-			r->client_ip);
+		        r->client_ip);
 		metrics_login(r->app->metrics, LOGIN_RATE_LIMITED);
 		too_many(r, rs, reset_in, "Too many failed login attempts, retry later");
 		return false;
@@ -82,8 +78,7 @@ api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
 	return true;
 }
 
-void
-api_rate_login_failed(struct req *r, const char *email)
+void api_rate_login_failed(struct req *r, const char *email)
 {
 	char key[STORE_EMAIL_LEN + 96];
 	int64_t count;
@@ -93,8 +88,7 @@ api_rate_login_failed(struct req *r, const char *email)
 	cache_rate_hit(r->app->cache, key, WINDOW, api_now(), &count, &reset_in);
 }
 
-void
-api_rate_login_succeeded(struct req *r, const char *email)
+void api_rate_login_succeeded(struct req *r, const char *email)
 {
 	char key[STORE_EMAIL_LEN + 96];
 

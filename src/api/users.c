@@ -9,8 +9,7 @@
 #include "auth/password.h"
 #include "cache/cache.h"
 
-void
-api_me_get(struct req *r, struct resp *rs)
+void api_me_get(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -22,8 +21,7 @@ api_me_get(struct req *r, struct resp *rs)
 	api_db_done(r, c);
 }
 
-void
-api_me_patch(struct req *r, struct resp *rs)
+void api_me_patch(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -40,8 +38,8 @@ api_me_patch(struct req *r, struct resp *rs)
 		const char *name = json_field_str(body, "full_name", false, &v);
 		if (name && !api_full_name_ok(name))
 			verr_add(&v, "body", "full_name",
-				 "full_name must be at most 255 bytes without control characters",
-				 "value_error");
+			         "full_name must be at most 255 bytes without control characters",
+			         "value_error");
 		if (verr_any(&v)) {
 			verr_respond(&v, rs);
 			goto out;
@@ -66,8 +64,7 @@ out:
 	api_db_done(r, c);
 }
 
-void
-api_me_delete(struct req *r, struct resp *rs)
+void api_me_delete(struct req *r, struct resp *rs)
 {
 	struct principal p;
 	struct store_conn *c;
@@ -94,7 +91,8 @@ api_me_delete(struct req *r, struct resp *rs)
 		api_unavailable(rs, "Revocation store unavailable, retry later");
 		goto out;
 	}
-	if ((rc = store_begin(c)) != STORE_OK || (rc = store_user_delete(c, p.user.id)) != STORE_OK) {
+	if ((rc = store_begin(c)) != STORE_OK ||
+	    (rc = store_user_delete(c, p.user.id)) != STORE_OK) {
 		store_rollback(c);
 		api_store_failed(rs, rc);
 		goto out;

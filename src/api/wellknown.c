@@ -12,8 +12,7 @@
 #include "auth/keys.h"
 #include "config.h"
 
-void
-api_jwks(struct req *r, struct resp *rs)
+void api_jwks(struct req *r, struct resp *rs)
 {
 	const char *jwks = keys_jwks(r->app->keys);
 
@@ -21,8 +20,7 @@ api_jwks(struct req *r, struct resp *rs)
 	resp_header(rs, "Cache-Control", "public, max-age=300");
 }
 
-static json_t *
-strings(const char *a, const char *b)
+static json_t *strings(const char *a, const char *b)
 {
 	json_t *arr = json_array();
 
@@ -32,8 +30,7 @@ strings(const char *a, const char *b)
 	return arr;
 }
 
-void
-api_openid_configuration(struct req *r, struct resp *rs)
+void api_openid_configuration(struct req *r, struct resp *rs)
 {
 	const char *iss = r->app->cfg->jwt_issuer;
 	size_t n = strlen(iss);
@@ -55,7 +52,7 @@ api_openid_configuration(struct req *r, struct resp *rs)
 	json_object_set_new(o, "revocation_endpoint_auth_methods_supported", strings("none", NULL));
 	json_object_set_new(o, "id_token_signing_alg_values_supported", strings("RS256", NULL));
 	json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported",
-			    strings("RS256", NULL));
+	                    strings("RS256", NULL));
 	json_object_set_new(o, "response_types_supported", strings("token", NULL));
 	json_object_set_new(o, "subject_types_supported", strings("public", NULL));
 	resp_json(rs, 200, o);

@@ -16,10 +16,10 @@ struct cache_backend {
 	int (*set)(void *impl, const char *key, int64_t value, int64_t expires_at, int64_t now);
 	/* read two keys at once; absent keys read as 0 */
 	int (*get2)(void *impl, const char *k1, const char *k2, int64_t now, int64_t *v1,
-		    int64_t *v2);
+	            int64_t *v2);
 	/* atomically add one; a new key expires window seconds from now */
 	int (*incr)(void *impl, const char *key, int window, int64_t now, int64_t *count,
-		    int *reset_in);
+	            int *reset_in);
 	int (*peek)(void *impl, const char *key, int64_t now, int64_t *count, int *reset_in);
 	int (*del)(void *impl, const char *key);
 };

@@ -17,8 +17,7 @@
 
 #define KEY_MAX 256
 
-struct cache *
-cache_open(const struct config *cfg, char *err, size_t errlen)
+struct cache *cache_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct cache *c = xcalloc(1, sizeof(*c));
 
@@ -36,8 +35,7 @@ cache_open(const struct config *cfg, char *err, size_t errlen)
 	return c;
 }
 
-void
-cache_close(struct cache *c)
+void cache_close(struct cache *c)
 {
 	if (!c)
 		return;
@@ -45,20 +43,17 @@ cache_close(struct cache *c)
 	free(c);
 }
 
-const char *
-cache_kind(const struct cache *c)
+const char *cache_kind(const struct cache *c)
 {
 	return c->be->kind;
 }
 
-int
-cache_ping(struct cache *c)
+int cache_ping(struct cache *c)
 {
 	return c->be->ping(c->impl);
 }
 
-int
-cache_deny_jti(struct cache *c, const char *jti, int64_t exp, int64_t now)
+int cache_deny_jti(struct cache *c, const char *jti, int64_t exp, int64_t now)
 {
 	char key[KEY_MAX];
 
@@ -68,9 +63,8 @@ cache_deny_jti(struct cache *c, const char *jti, int64_t exp, int64_t now)
 	return c->be->set(c->impl, key, 1, exp, now);
 }
 
-int
-cache_revoke_user_before(struct cache *c, const char *user_id, int64_t t, int64_t ttl,
-			 int64_t now)
+int cache_revoke_user_before(struct cache *c, const char *user_id, int64_t t, int64_t ttl,
+                             int64_t now)
 {
 	char key[KEY_MAX];
 
@@ -78,9 +72,8 @@ cache_revoke_user_before(struct cache *c, const char *user_id, int64_t t, int64_
 	return c->be->set(c->impl, key, t, now + ttl, now);
 }
 
-int
-cache_token_state(struct cache *c, const char *jti, const char *user_id, int64_t now,
-		  bool *denied, int64_t *revoked_before)
+int cache_token_state(struct cache *c, const char *jti, const char *user_id, int64_t now,
+                      bool *denied, int64_t *revoked_before)
 {
 	char k1[KEY_MAX], k2[KEY_MAX];
 	int64_t v1 = 0, v2 = 0;
@@ -94,9 +87,8 @@ cache_token_state(struct cache *c, const char *jti, const char *user_id, int64_t
 	return 0;
 }
 
-int
-cache_rate_hit(struct cache *c, const char *key, int window, int64_t now, int64_t *count,
-	       int *reset_in)
+int cache_rate_hit(struct cache *c, const char *key, int window, int64_t now, int64_t *count,
+                   int *reset_in)
 {
 	char k[KEY_MAX];
 
@@ -104,8 +96,7 @@ cache_rate_hit(struct cache *c, const char *key, int window, int64_t now, int64_
 	return c->be->incr(c->impl, k, window, now, count, reset_in);
 }
 
-int
-cache_rate_peek(struct cache *c, const char *key, int64_t now, int64_t *count, int *reset_in)
+int cache_rate_peek(struct cache *c, const char *key, int64_t now, int64_t *count, int *reset_in)
 {
 	char k[KEY_MAX];
 
@@ -113,8 +104,7 @@ cache_rate_peek(struct cache *c, const char *key, int64_t now, int64_t *count, i
 	return c->be->peek(c->impl, k, now, count, reset_in);
 }
 
-int
-cache_rate_clear(struct cache *c, const char *key)
+int cache_rate_clear(struct cache *c, const char *key)
 {
 	char k[KEY_MAX];
 

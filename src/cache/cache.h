@@ -31,21 +31,21 @@ int cache_deny_jti(struct cache *c, const char *jti, int64_t exp, int64_t now);
 
 /* Revoke every token of user issued before `t`; kept for ttl seconds. */
 int cache_revoke_user_before(struct cache *c, const char *user_id, int64_t t, int64_t ttl,
-			     int64_t now);
+                             int64_t now);
 
 /*
  * Both checks of an access token in one round trip: *denied when jti is
  * deny-listed; *revoked_before = the user's revocation time or 0.
  */
 int cache_token_state(struct cache *c, const char *jti, const char *user_id, int64_t now,
-		      bool *denied, int64_t *revoked_before);
+                      bool *denied, int64_t *revoked_before);
 
 /*
  * Fixed-window counter: add one hit to key and return the count in the
  * current window and the seconds until it resets.
  */
 int cache_rate_hit(struct cache *c, const char *key, int window, int64_t now, int64_t *count,
-		   int *reset_in);
+                   int *reset_in);
 /* Read without counting (0 when absent). */
 int cache_rate_peek(struct cache *c, const char *key, int64_t now, int64_t *count, int *reset_in);
 int cache_rate_clear(struct cache *c, const char *key);

@@ -15,7 +15,7 @@
 #include "arena.h"
 #include "cache/backend.h"
 
-#define NBUCKETS 4096
+#define NBUCKETS    4096
 #define SWEEP_EVERY 4096
 #define MAX_ENTRIES 1000000
 
@@ -33,8 +33,7 @@ struct memcache {
 	size_t inserts;
 };
 
-static uint32_t
-fnv1a(const char *s)
+static uint32_t fnv1a(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -45,8 +44,7 @@ fnv1a(const char *s)
 	return h;
 }
 
-void *
-memcache_create(void)
+void *memcache_create(void)
 {
 	struct memcache *m = xcalloc(1, sizeof(*m));
 
@@ -54,8 +52,7 @@ memcache_create(void)
 	return m;
 }
 
-static void
-mc_close(void *impl)
+static void mc_close(void *impl)
 {
 	struct memcache *m = impl;
 	size_t i;
@@ -71,15 +68,13 @@ mc_close(void *impl)
 	free(m);
 }
 
-static int
-mc_ping(void *impl)
+static int mc_ping(void *impl)
 {
 	(void)impl;
 	return 0;
 }
 
-static void
-sweep(struct memcache *m, int64_t now)
+static void sweep(struct memcache *m, int64_t now)
 {
 	size_t i;
 
@@ -99,8 +94,7 @@ sweep(struct memcache *m, int64_t now)
 }
 
 /* Live entry for key (expired ones are unlinked on the way), or NULL. */
-static struct entry *
-lookup(struct memcache *m, const char *key, int64_t now)
+static struct entry *lookup(struct memcache *m, const char *key, int64_t now)
 {
 	struct entry **pp = &m->buckets[fnv1a(key) % NBUCKETS];
 
@@ -119,8 +113,7 @@ lookup(struct memcache *m, const char *key, int64_t now)
 	return NULL;
 }
 
-static struct entry *
-insert(struct memcache *m, const char *key, int64_t now)
+static struct entry *insert(struct memcache *m, const char *key, int64_t now)
 {
 	size_t len = strlen(key);
 	struct entry *e;
@@ -139,8 +132,7 @@ insert(struct memcache *m, const char *key, int64_t now)
 	return e;
 }
 
-static int
-mc_set(void *impl, const char *key, int64_t value, int64_t expires_at, int64_t now)
+static int mc_set(void *impl, const char *key, int64_t value, int64_t expires_at, int64_t now)
 {
 	struct memcache *m = impl;
 	struct entry *e;
@@ -160,8 +152,8 @@ mc_set(void *impl, const char *key, int64_t value, int64_t expires_at, int64_t n
 	return rc;
 }
 
-static int
-mc_get2(void *impl, const char *k1, const char *k2, int64_t now, int64_t *v1, int64_t *v2)
+static int mc_get2(void *impl, const char *k1, const char *k2, int64_t now, int64_t *v1,
+                   int64_t *v2)
 {
 	struct memcache *m = impl;
 	struct entry *e;
@@ -175,8 +167,8 @@ mc_get2(void *impl, const char *k1, const char *k2, int64_t now, int64_t *v1, in
 	return 0;
 }
 
-static int
-mc_incr(void *impl, const char *key, int window, int64_t now, int64_t *count, int *reset_in)
+static int mc_incr(void *impl, const char *key, int window, int64_t now, int64_t *count,
+                   int *reset_in)
 {
 	struct memcache *m = impl;
 	struct entry *e;
@@ -202,8 +194,7 @@ mc_incr(void *impl, const char *key, int window, int64_t now, int64_t *count, in
 	return rc;
 }
 
-static int
-mc_peek(void *impl, const char *key, int64_t now, int64_t *count, int *reset_in)
+static int mc_peek(void *impl, const char *key, int64_t now, int64_t *count, int *reset_in)
 {
 	struct memcache *m = impl;
 	struct entry *e;
@@ -216,8 +207,7 @@ mc_peek(void *impl, const char *key, int64_t now, int64_t *count, int *reset_in)
 	return 0;
 }
 
-static int
-mc_del(void *impl, const char *key)
+static int mc_del(void *impl, const char *key)
 {
 	struct memcache *m = impl;
 	struct entry **pp;
@@ -239,12 +229,12 @@ mc_del(void *impl, const char *key)
 }
 
 const struct cache_backend memcache_backend = {
-	.kind = "in-process",
-	.close = mc_close,
-	.ping = mc_ping,
-	.set = mc_set,
-	.get2 = mc_get2,
-	.incr = mc_incr,
-	.peek = mc_peek,
-	.del = mc_del,
+        .kind = "in-process",
+        .close = mc_close,
+        .ping = mc_ping,
+        .set = mc_set,
+        .get2 = mc_get2,
+        .incr = mc_incr,
+        .peek = mc_peek,
+        .del = mc_del,
 };

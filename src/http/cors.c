@@ -12,8 +12,7 @@
 #define CORS_METHODS "GET, POST, PATCH, DELETE, OPTIONS"
 #define CORS_MAX_AGE "600"
 
-bool
-cors_origin_allowed(const struct config *cfg, const char *origin)
+bool cors_origin_allowed(const struct config *cfg, const char *origin)
 {
 	size_t i;
 
@@ -27,15 +26,13 @@ cors_origin_allowed(const struct config *cfg, const char *origin)
 	return false;
 }
 
-bool
-cors_is_preflight(const struct req *r)
+bool cors_is_preflight(const struct req *r)
 {
 	return strcmp(r->method, "OPTIONS") == 0 && req_header(r, "Origin") &&
 	       req_header(r, "Access-Control-Request-Method");
 }
 
-static void
-allow_origin(const struct config *cfg, const char *origin, struct resp *rs)
+static void allow_origin(const struct config *cfg, const char *origin, struct resp *rs)
 {
 	if (cfg->cors_any) {
 		resp_header(rs, "Access-Control-Allow-Origin", "*");
@@ -45,8 +42,7 @@ allow_origin(const struct config *cfg, const char *origin, struct resp *rs)
 	resp_header(rs, "Access-Control-Allow-Credentials", "true");
 }
 
-static bool
-method_ok(const char *m)
+static bool method_ok(const char *m)
 {
 	static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"};
 	size_t i;
@@ -58,8 +54,7 @@ method_ok(const char *m)
 }
 
 /* Only plain header-name characters may be echoed back. */
-static bool
-header_list_ok(const char *s)
+static bool header_list_ok(const char *s)
 {
 	for (; *s; s++) {
 		char c = *s;
@@ -70,8 +65,7 @@ header_list_ok(const char *s)
 	return true;
 }
 
-void
-cors_preflight(const struct config *cfg, const struct req *r, struct resp *rs)
+void cors_preflight(const struct config *cfg, const struct req *r, struct resp *rs)
 {
 	const char *origin = req_header(r, "Origin");
 	const char *method = req_header(r, "Access-Control-Request-Method");
@@ -80,19 +74,18 @@ cors_preflight(const struct config *cfg, const struct req *r, struct resp *rs)
 	if (!cors_origin_allowed(cfg, origin) || !method_ok(method) ||
 	    (hdrs && (!header_list_ok(hdrs) || strlen(hdrs) > 512))) {
 		resp_body(rs, 400, "text/plain; charset=utf-8", "Disallowed CORS request",
-			  strlen("Disallowed CORS request"));
+		          strlen("Disallowed CORS request"));
 		return;
 	}
 	resp_empty(rs, 200);
 	allow_origin(cfg, origin, rs);
 	resp_header(rs, "Access-Control-Allow-Methods", CORS_METHODS);
 	resp_header(rs, "Access-Control-Allow-Headers",
-		    hdrs && *hdrs ? hdrs : "Authorization, Content-Type, X-Request-ID");
+	            hdrs && *hdrs ? hdrs : "Authorization, Content-Type, X-Request-ID");
 	resp_header(rs, "Access-Control-Max-Age", CORS_MAX_AGE);
 }
 
-void
-cors_decorate(const struct config *cfg, const struct req *r, struct resp *rs)
+void cors_decorate(const struct config *cfg, const struct req *r, struct resp *rs)
 {
 	const char *origin = req_header(r, "Origin");
 

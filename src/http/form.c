@@ -8,8 +8,7 @@
 
 #include "arena.h"
 
-static int
-hexval(char c)
+static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -21,8 +20,7 @@ hexval(char c)
 }
 
 /* Decode one component; NULL on a bad escape or a decoded NUL. */
-static char *
-decode(struct arena *a, const char *s, size_t n)
+static char *decode(struct arena *a, const char *s, size_t n)
 {
 	char *out = arena_alloc(a, n + 1);
 	size_t i, j = 0;
@@ -51,8 +49,7 @@ decode(struct arena *a, const char *s, size_t n)
 	return out;
 }
 
-int
-form_parse(struct arena *a, const char *buf, size_t len, struct form *out, const char **why)
+int form_parse(struct arena *a, const char *buf, size_t len, struct form *out, const char **why)
 {
 	size_t pos = 0;
 
@@ -99,8 +96,7 @@ form_parse(struct arena *a, const char *buf, size_t len, struct form *out, const
 	return 0;
 }
 
-const char *
-form_get(const struct form *f, const char *name)
+const char *form_get(const struct form *f, const char *name)
 {
 	size_t i;
 
@@ -110,8 +106,7 @@ form_get(const struct form *f, const char *name)
 	return NULL;
 }
 
-int
-form_is_form_type(const char *ct)
+int form_is_form_type(const char *ct)
 {
 	const char *t = "application/x-www-form-urlencoded";
 	size_t n = strlen(t);

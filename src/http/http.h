@@ -17,7 +17,7 @@
 struct arena;
 struct app;
 
-#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_PARAMS       4
 #define HTTP_MAX_RESP_HEADERS 12
 
 struct http_kv {
@@ -30,25 +30,25 @@ struct req {
 	const struct app *app;
 
 	const char *method;
-	const char *path;	  /* without the query string */
-	const char *route;	  /* the route's template, e.g. /api/v1/admin/users/{id} */
+	const char *path;  /* without the query string */
+	const char *route; /* the route's template, e.g. /api/v1/admin/users/{id} */
 	const char *request_id;
-	const char *client_ip;	  /* after TRUSTED_PROXIES handling */
+	const char *client_ip; /* after TRUSTED_PROXIES handling */
 
-	struct http_kv *headers;  /* names as received */
+	struct http_kv *headers; /* names as received */
 	size_t n_headers;
-	struct http_kv *query;	  /* decoded query arguments */
+	struct http_kv *query; /* decoded query arguments */
 	size_t n_query;
 	const char *params[HTTP_MAX_PARAMS]; /* path parameters, in order */
 	size_t n_params;
 
-	const char *body;	  /* NUL-terminated copy, may contain NULs */
+	const char *body; /* NUL-terminated copy, may contain NULs */
 	size_t body_len;
 };
 
 struct resp {
 	int status;
-	char *body;		  /* malloc'ed, owned by resp; NULL for none */
+	char *body; /* malloc'ed, owned by resp; NULL for none */
 	size_t body_len;
 	const char *content_type; /* static string; default application/json */
 	struct {
@@ -66,8 +66,7 @@ const char *req_query(const struct req *r, const char *name);
 /* Add a response header (copied).  Silently ignores overflow past the cap. */
 void resp_header(struct resp *rs, const char *name, const char *value);
 /* Replace the body with a copy of buf. */
-void resp_body(struct resp *rs, int status, const char *content_type, const char *buf,
-	       size_t len);
+void resp_body(struct resp *rs, int status, const char *content_type, const char *buf, size_t len);
 void resp_reset(struct resp *rs);
 
 /* A handler: fills rs.  Runs on the pool its route names. */

@@ -16,8 +16,8 @@
 
 #include "arena.h"
 
-void
-verr_add(struct verr *v, const char *where, const char *field, const char *msg, const char *type)
+void verr_add(struct verr *v, const char *where, const char *field, const char *msg,
+              const char *type)
 {
 	json_t *loc, *e;
 
@@ -34,14 +34,12 @@ verr_add(struct verr *v, const char *where, const char *field, const char *msg, 
 	json_array_append_new(v->list, e);
 }
 
-bool
-verr_any(const struct verr *v)
+bool verr_any(const struct verr *v)
 {
 	return v->list && json_array_size(v->list) > 0;
 }
 
-void
-verr_respond(struct verr *v, struct resp *rs)
+void verr_respond(struct verr *v, struct resp *rs)
 {
 	json_t *body = json_object();
 
@@ -50,16 +48,14 @@ verr_respond(struct verr *v, struct resp *rs)
 	resp_json(rs, 422, body);
 }
 
-void
-verr_free(struct verr *v)
+void verr_free(struct verr *v)
 {
 	json_decref(v->list);
 	v->list = NULL;
 }
 
 /* Max nesting of [ and { outside strings; -1 for unbalanced input. */
-static int
-nesting_depth(const char *buf, size_t len)
+static int nesting_depth(const char *buf, size_t len)
 {
 	int depth = 0, max = 0;
 	bool in_str = false;
@@ -87,8 +83,7 @@ nesting_depth(const char *buf, size_t len)
 	return max;
 }
 
-json_t *
-json_parse_object(const char *buf, size_t len, const char **err_msg)
+json_t *json_parse_object(const char *buf, size_t len, const char **err_msg)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -103,8 +98,9 @@ json_parse_object(const char *buf, size_t len, const char **err_msg)
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		*err_msg = json_error_code(&jerr) == json_error_duplicate_key ? "duplicate key in JSON object"
-									  : "JSON decode error";
+		*err_msg = json_error_code(&jerr) == json_error_duplicate_key
+		                   ? "duplicate key in JSON object"
+		                   : "JSON decode error";
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -116,8 +112,7 @@ json_parse_object(const char *buf, size_t len, const char **err_msg)
 }
 
 /* Is the Content-Type application/json (parameters such as charset allowed)? */
-static bool
-is_json_type(const char *ct)
+static bool is_json_type(const char *ct)
 {
 	size_t n = strlen("application/json");
 
@@ -133,8 +128,7 @@ is_json_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-json_t *
-req_json(const struct req *r, struct resp *rs)
+json_t *req_json(const struct req *r, struct resp *rs)
 {
 	const char *why = NULL;
 	json_t *obj;
@@ -155,8 +149,7 @@ req_json(const struct req *r, struct resp *rs)
 	return NULL;
 }
 
-const char *
-json_field_str(json_t *obj, const char *field, bool required, struct verr *v)
+const char *json_field_str(json_t *obj, const char *field, bool required, struct verr *v)
 {
 	json_t *val = json_object_get(obj, field);
 
@@ -176,8 +169,7 @@ json_field_str(json_t *obj, const char *field, bool required, struct verr *v)
 	return json_string_value(val);
 }
 
-int
-json_field_bool(json_t *obj, const char *field, bool *out, struct verr *v)
+int json_field_bool(json_t *obj, const char *field, bool *out, struct verr *v)
 {
 	json_t *val = json_object_get(obj, field);
 
@@ -191,8 +183,7 @@ json_field_bool(json_t *obj, const char *field, bool *out, struct verr *v)
 	return 1;
 }
 
-void
-resp_json(struct resp *rs, int status, json_t *body)
+void resp_json(struct resp *rs, int status, json_t *body)
 {
 	char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -204,8 +195,7 @@ resp_json(struct resp *rs, int status, json_t *body)
 	rs->content_type = "application/json";
 }
 
-void
-resp_detail(struct resp *rs, int status, const char *detail)
+void resp_detail(struct resp *rs, int status, const char *detail)
 {
 	json_t *body = json_object();
 
@@ -213,8 +203,7 @@ resp_detail(struct resp *rs, int status, const char *detail)
 	resp_json(rs, status, body);
 }
 
-void
-resp_empty(struct resp *rs, int status)
+void resp_empty(struct resp *rs, int status)
 {
 	free(rs->body);
 	rs->body = NULL;

@@ -22,7 +22,7 @@ struct verr {
 };
 
 void verr_add(struct verr *v, const char *where, const char *field, const char *msg,
-	      const char *type);
+              const char *type);
 bool verr_any(const struct verr *v);
 /* Answer 422 with the collected list (and free it). */
 void verr_respond(struct verr *v, struct resp *rs);
@@ -46,7 +46,8 @@ json_t *req_json(const struct req *r, struct resp *rs);
  * FastAPI-style error in v.
  */
 const char *json_field_str(json_t *obj, const char *field, bool required, struct verr *v);
-int json_field_bool(json_t *obj, const char *field, bool *out, struct verr *v); /* 1 set, 0 absent, -1 bad */
+int json_field_bool(json_t *obj, const char *field, bool *out,
+                    struct verr *v); /* 1 set, 0 absent, -1 bad */
 
 /* Responses. */
 void resp_json(struct resp *rs, int status, json_t *body); /* steals body */

@@ -12,8 +12,7 @@
 
 #include "arena.h"
 
-const char *
-req_header(const struct req *r, const char *name)
+const char *req_header(const struct req *r, const char *name)
 {
 	size_t i;
 
@@ -23,8 +22,7 @@ req_header(const struct req *r, const char *name)
 	return NULL;
 }
 
-const char *
-req_query(const struct req *r, const char *name)
+const char *req_query(const struct req *r, const char *name)
 {
 	size_t i;
 
@@ -34,8 +32,7 @@ req_query(const struct req *r, const char *name)
 	return NULL;
 }
 
-void
-resp_header(struct resp *rs, const char *name, const char *value)
+void resp_header(struct resp *rs, const char *name, const char *value)
 {
 	if (rs->n_headers >= HTTP_MAX_RESP_HEADERS)
 		return;
@@ -44,8 +41,7 @@ resp_header(struct resp *rs, const char *name, const char *value)
 	rs->n_headers++;
 }
 
-void
-resp_body(struct resp *rs, int status, const char *content_type, const char *buf, size_t len)
+void resp_body(struct resp *rs, int status, const char *content_type, const char *buf, size_t len)
 {
 	free(rs->body);
 	rs->body = xmalloc(len + 1);
@@ -56,8 +52,7 @@ resp_body(struct resp *rs, int status, const char *content_type, const char *buf
 	rs->content_type = content_type;
 }
 
-void
-resp_reset(struct resp *rs)
+void resp_reset(struct resp *rs)
 {
 	size_t i;
 

@@ -24,8 +24,7 @@ struct router {
 	size_t n;
 };
 
-struct router *
-router_create(const struct route *routes, size_t n)
+struct router *router_create(const struct route *routes, size_t n)
 {
 	struct router *rt = xcalloc(1, sizeof(*rt));
 	rt->routes = routes;
@@ -33,27 +32,23 @@ router_create(const struct route *routes, size_t n)
 	return rt;
 }
 
-void
-router_free(struct router *rt)
+void router_free(struct router *rt)
 {
 	free(rt);
 }
 
-size_t
-router_count(const struct router *rt)
+size_t router_count(const struct router *rt)
 {
 	return rt->n;
 }
 
-const struct route *
-router_at(const struct router *rt, size_t i)
+const struct route *router_at(const struct router *rt, size_t i)
 {
 	return i < rt->n ? &rt->routes[i] : NULL;
 }
 
 /* Split "/a/b/c" into segments in place; -1 when there are too many or an empty one. */
-static int
-split(char *path, char *seg[MAX_SEGMENTS])
+static int split(char *path, char *seg[MAX_SEGMENTS])
 {
 	int n = 0;
 	char *p = path;
@@ -74,9 +69,8 @@ split(char *path, char *seg[MAX_SEGMENTS])
 }
 
 /* Does the pattern match the segments?  Fills params when it does. */
-static bool
-pattern_match(const char *pat, char *seg[], int nseg, const char *params[HTTP_MAX_PARAMS],
-	      size_t *np)
+static bool pattern_match(const char *pat, char *seg[], int nseg,
+                          const char *params[HTTP_MAX_PARAMS], size_t *np)
 {
 	int i = 0;
 	size_t nparam = 0;
@@ -109,8 +103,7 @@ pattern_match(const char *pat, char *seg[], int nseg, const char *params[HTTP_MA
 	return true;
 }
 
-static void
-allow_add(char *allow, size_t len, const char *method)
+static void allow_add(char *allow, size_t len, const char *method)
 {
 	size_t used = strlen(allow);
 
@@ -120,10 +113,10 @@ allow_add(char *allow, size_t len, const char *method)
 	snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
 }
 
-enum router_result
-router_match(const struct router *rt, const char *method, const char *path, char *scratch,
-	     const struct route **out, const char *params[HTTP_MAX_PARAMS], size_t *n,
-	     char *allow, size_t allow_len)
+enum router_result router_match(const struct router *rt, const char *method, const char *path,
+                                char *scratch, const struct route **out,
+                                const char *params[HTTP_MAX_PARAMS], size_t *n, char *allow,
+                                size_t allow_len)
 {
 	char *seg[MAX_SEGMENTS];
 	int nseg;

@@ -23,8 +23,8 @@ enum route_pool {
 };
 
 struct route {
-	const char *method;   /* "GET", "POST", ... */
-	const char *pattern;  /* "/api/v1/users/{id}" */
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/api/v1/users/{id}" */
 	http_handler handler;
 	enum route_pool pool;
 };
@@ -44,9 +44,9 @@ void router_free(struct router *rt);
  * allow (size allow_len) receives "GET, POST" style text.
  */
 enum router_result router_match(const struct router *rt, const char *method, const char *path,
-				char *scratch, const struct route **out,
-				const char *params[HTTP_MAX_PARAMS], size_t *n, char *allow,
-				size_t allow_len);
+                                char *scratch, const struct route **out,
+                                const char *params[HTTP_MAX_PARAMS], size_t *n, char *allow,
+                                size_t allow_len);
 
 /* Iterate routes (for /openapi.json cross-checks). */
 size_t router_count(const struct router *rt);

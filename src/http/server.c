@@ -48,14 +48,14 @@
 #include "metrics.h"
 #include "workpool.h"
 
-#define MAX_HEADERS 64
-#define MAX_QUERY 32
-#define CONNECTION_MEMORY (32 * 1024) /* bounds request line + headers */
-#define CONNECTION_TIMEOUT 15	      /* seconds of inactivity */
-#define RETRY_AFTER "1"
-#define MAX_CONNECTIONS 4096	      /* total */
-#define MAX_CONNECTIONS_PER_IP 256    /* without TRUSTED_PROXIES (a proxy holds many) */
-#define BODY_DEADLINE_MS 30000	      /* a body must arrive within this, however slowly */
+#define MAX_HEADERS            64
+#define MAX_QUERY              32
+#define CONNECTION_MEMORY      (32 * 1024) /* bounds request line + headers */
+#define CONNECTION_TIMEOUT     15          /* seconds of inactivity */
+#define RETRY_AFTER            "1"
+#define MAX_CONNECTIONS        4096  /* total */
+#define MAX_CONNECTIONS_PER_IP 256   /* without TRUSTED_PROXIES (a proxy holds many) */
+#define BODY_DEADLINE_MS       30000 /* a body must arrive within this, however slowly */
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -79,14 +79,13 @@ struct exchange {
 	char *body;
 	size_t body_len;
 	bool too_large;
-	bool queued; /* a response has been handed to libmicrohttpd */
+	bool queued;    /* a response has been handed to libmicrohttpd */
 	bool preflight; /* answered by cors_preflight: no second set of CORS headers */
 	enum ex_state state;
 	struct timespec start;
 };
 
-static double
-ms_since(const struct timespec *t0)
+static double ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
 
@@ -96,8 +95,7 @@ ms_since(const struct timespec *t0)
 
 /* ---- client address and request id ---- */
 
-static bool
-cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
+static bool cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
 {
 	int bits = c->prefix, i;
 
@@ -111,8 +109,7 @@ cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
 	return true;
 }
 
-static bool
-trusted(const struct config *cfg, const char *ip)
+static bool trusted(const struct config *cfg, const char *ip)
 {
 	unsigned char buf[16];
 	size_t i;
@@ -130,8 +127,7 @@ trusted(const struct config *cfg, const char *ip)
  * The peer's address, or, when the peer is a trusted proxy, the rightmost
  * X-Forwarded-For entry that is not itself a trusted proxy.
  */
-static const char *
-client_address(struct exchange *ex, const char *peer)
+static const char *client_address(struct exchange *ex, const char *peer)
 {
 	const struct config *cfg = ex->srv->app->cfg;
 	const char *xff = req_header(&ex->req, "X-Forwarded-For");
@@ -157,8 +153,7 @@ client_address(struct exchange *ex, const char *peer)
 	}
 }
 
-static bool
-request_id_sane(const char *s)
+static bool request_id_sane(const char *s)
 {
 	size_t n = 0;
 
@@ -176,8 +171,7 @@ request_id_sane(const char *s)
  * per-thread counter.  Unique across threads and restarts without a CSPRNG
  * call per request; request ids are correlation handles, not secrets.
  */
-static const char *
-request_id(struct exchange *ex)
+static const char *request_id(struct exchange *ex)
 {
 	static _Thread_local unsigned long long prefix, counter;
 	static _Thread_local int seeded;
@@ -188,7 +182,8 @@ request_id(struct exchange *ex)
 		return given;
 	if (!seeded) {
 		if (RAND_bytes((unsigned char *)&prefix, sizeof(prefix)) != 1)
-			prefix = (unsigned long long)(uintptr_t)&prefix ^ (unsigned long long)time(NULL);
+			prefix = (unsigned long long)(uintptr_t)&prefix ^
+			         (unsigned long long)time(NULL);
 		seeded = 1;
 	}
 	out = arena_alloc(ex->arena, 33);
@@ -204,8 +199,8 @@ struct kv_collect {
 	size_t n, cap;
 };
 
-static enum MHD_Result
-collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
 	struct kv_collect *c = cls;
 
@@ -218,8 +213,7 @@ collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return MHD_YES;
 }
 
-static void
-build_req(struct exchange *ex, const char *method, const char *url)
+static void build_req(struct exchange *ex, const char *method, const char *url)
 {
 	struct req *r = &ex->req;
 	struct kv_collect hc = {ex->arena, NULL, 0, MAX_HEADERS};
@@ -245,10 +239,10 @@ build_req(struct exchange *ex, const char *method, const char *url)
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer,
-				  sizeof(peer));
+			          sizeof(peer));
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
-				  sizeof(peer));
+			          sizeof(peer));
 	}
 	r->client_ip = client_address(ex, arena_strdup(ex->arena, peer));
 	r->request_id = request_id(ex);
@@ -256,8 +250,7 @@ build_req(struct exchange *ex, const char *method, const char *url)
 
 /* ---- responding ---- */
 
-static enum MHD_Result
-respond(struct exchange *ex)
+static enum MHD_Result respond(struct exchange *ex)
 {
 	struct resp *rs = &ex->resp;
 	struct MHD_Response *mr;
@@ -282,7 +275,7 @@ respond(struct exchange *ex)
 	}
 	if (rs->body_len || rs->content_type)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
-					rs->content_type ? rs->content_type : "application/json");
+		                        rs->content_type ? rs->content_type : "application/json");
 	if (!has_cache_control)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
@@ -298,8 +291,7 @@ respond(struct exchange *ex)
 	return ret;
 }
 
-static void
-run_job(void *arg)
+static void run_job(void *arg)
 {
 	struct exchange *ex = arg;
 
@@ -311,8 +303,7 @@ run_job(void *arg)
 }
 
 /* Everything is in: route and run (or dispatch) the request. */
-static enum MHD_Result
-dispatch(struct exchange *ex)
+static enum MHD_Result dispatch(struct exchange *ex)
 {
 	struct req *r = &ex->req;
 	struct app *app = ex->srv->app;
@@ -335,7 +326,7 @@ dispatch(struct exchange *ex)
 	}
 	scratch = arena_alloc(ex->arena, strlen(r->path) + 1);
 	rr = router_match(ex->srv->router, r->method, r->path, scratch, &ex->route, r->params,
-			  &r->n_params, allow, sizeof(allow));
+	                  &r->n_params, allow, sizeof(allow));
 	if (rr == ROUTER_NOT_FOUND) {
 		resp_detail(&ex->resp, 404, "Not Found");
 		return respond(ex);
@@ -384,9 +375,9 @@ dispatch(struct exchange *ex)
 	return MHD_YES;
 }
 
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct server *srv = cls;
 	struct exchange *ex = *con_cls;
@@ -403,7 +394,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		atomic_fetch_add(&srv->in_flight, 1);
 		*con_cls = ex;
 		build_req(ex, method, url);
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
 			ex->too_large = true;
 			return dispatch(ex); /* answer before reading the body */
@@ -440,9 +432,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return dispatch(ex);
 }
 
-static void
-on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-	     enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct server *srv = cls;
 	struct exchange *ex = *con_cls;
@@ -457,11 +448,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		status = 499; /* client went away before an answer */
 	duration = ms_since(&ex->start);
 	log_access(ex->req.method ? ex->req.method : "-", ex->req.path ? ex->req.path : "-", status,
-		   duration, ex->req.request_id ? ex->req.request_id : "-",
-		   ex->req.client_ip ? ex->req.client_ip : "-");
+	           duration, ex->req.request_id ? ex->req.request_id : "-",
+	           ex->req.client_ip ? ex->req.client_ip : "-");
 	if (srv->app->metrics)
 		metrics_observe(srv->app->metrics, ex->route, ex->req.method, status,
-				duration / 1e3);
+		                duration / 1e3);
 	resp_reset(&ex->resp);
 	free(ex->body);
 	arena_destroy(ex->arena);
@@ -474,8 +465,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-static void
-on_mhd_error(void *cls, const char *fmt, va_list ap)
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 
@@ -485,8 +475,7 @@ on_mhd_error(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_DEBUG, NULL, "http: %s", buf);
 }
 
-static int
-resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = {0}, *res = NULL;
 	char portbuf[8];
@@ -505,8 +494,7 @@ resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t 
 	return 0;
 }
 
-struct server *
-server_start(struct app *app, const struct router *rt, char *err, size_t errlen)
+struct server *server_start(struct app *app, const struct router *rt, char *err, size_t errlen)
 {
 	const struct config *cfg = app->cfg;
 	struct server *s = xcalloc(1, sizeof(*s));
@@ -524,25 +512,22 @@ server_start(struct app *app, const struct router *rt, char *err, size_t errlen)
 		goto fail;
 	}
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG;
+	        MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(
-		flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)(cfg->n_trusted_proxies ? 0 : MAX_CONNECTIONS_PER_IP),
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-		MHD_OPTION_END);
+	        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	        (unsigned int)(cfg->n_trusted_proxies ? 0 : MAX_CONNECTIONS_PER_IP),
+	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
+	        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
-			 errno ? strerror(errno) : "libmicrohttpd refused to start");
+		         errno ? strerror(errno) : "libmicrohttpd refused to start");
 		goto fail;
 	}
 	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -555,28 +540,24 @@ fail:
 	return NULL;
 }
 
-uint16_t
-server_port(const struct server *s)
+uint16_t server_port(const struct server *s)
 {
 	return s->port;
 }
 
-long
-server_in_flight(const struct server *s)
+long server_in_flight(const struct server *s)
 {
 	return atomic_load(&((struct server *)s)->in_flight);
 }
 
-void
-server_quiesce(struct server *s)
+void server_quiesce(struct server *s)
 {
 	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 }
 
-int
-server_drain(struct server *s, int timeout_seconds)
+int server_drain(struct server *s, int timeout_seconds)
 {
 	struct timespec deadline;
 	int rc = 0;
@@ -590,8 +571,7 @@ server_drain(struct server *s, int timeout_seconds)
 	return atomic_load(&s->in_flight) > 0 ? -1 : 0;
 }
 
-void
-server_stop(struct server *s)
+void server_stop(struct server *s)
 {
 	if (!s)
 		return;

@@ -52,7 +52,7 @@
 /* A pooled connection: what store_acquire() hands out. */
 struct store_conn {
 	const struct store_backend *be;
-	void *impl; /* backend-private state (struct sqlite_conn, struct pg_conn) */
+	void *impl;        /* backend-private state (struct sqlite_conn, struct pg_conn) */
 	time_t idle_since; /* CLOCK_MONOTONIC seconds when last returned to the pool */
 };
 

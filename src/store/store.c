@@ -10,9 +10,9 @@
  * burst and closed once they have sat idle for OVERFLOW_IDLE_SECONDS while
  * the pool is above its size (checked whenever a connection comes back, so
  * a sustained load keeps them: closing on every release made a third of
- * all requests pay for a new PostgreSQL backend and a SCRAM handshake).  SQLite gets DATABASE_POOL_SIZE connections (at least 2)
- * and no overflow: its writers serialise on one lock anyway, and more
- * connections only add lock waiting.
+ * all requests pay for a new PostgreSQL backend and a SCRAM handshake).  SQLite gets
+ * DATABASE_POOL_SIZE connections (at least 2) and no overflow: its writers serialise on one lock
+ * anyway, and more connections only add lock waiting.
  *
  * store_acquire() takes an idle connection (most recently used first, so
  * that idle ones can be recognised and cached pages stay warm), or opens a

@@ -34,14 +34,14 @@ enum store_rc {
 	STORE_UNAVAILABLE = -2 /* database down or pool exhausted */
 };
 
-#define STORE_ID_LEN 37	     /* UUID text + NUL */
-#define STORE_EMAIL_LEN 321  /* RFC 5321 limit + NUL */
-#define STORE_HASH_LEN 129   /* password hash (bcrypt is 60) */
-#define STORE_NAME_LEN 256   /* full_name, UTF-8 bytes */
-#define STORE_ROLES_LEN 256  /* comma-separated role names */
-#define STORE_TOKHASH_LEN 65 /* hex HMAC-SHA256 + NUL */
-#define STORE_UA_LEN 256
-#define STORE_IP_LEN 64
+#define STORE_ID_LEN      37  /* UUID text + NUL */
+#define STORE_EMAIL_LEN   321 /* RFC 5321 limit + NUL */
+#define STORE_HASH_LEN    129 /* password hash (bcrypt is 60) */
+#define STORE_NAME_LEN    256 /* full_name, UTF-8 bytes */
+#define STORE_ROLES_LEN   256 /* comma-separated role names */
+#define STORE_TOKHASH_LEN 65  /* hex HMAC-SHA256 + NUL */
+#define STORE_UA_LEN      256
+#define STORE_IP_LEN      64
 
 struct user {
 	char id[STORE_ID_LEN];
@@ -81,7 +81,7 @@ struct refresh_token {
 };
 
 /* Purposes of one-time tokens. */
-#define ONETIME_VERIFY_EMAIL "verify_email"
+#define ONETIME_VERIFY_EMAIL   "verify_email"
 #define ONETIME_PASSWORD_RESET "password_reset"
 
 struct onetime_token {
@@ -150,7 +150,8 @@ enum store_rc store_migrate_status(struct store_conn *c, FILE *out);
 
 /* ---- users ---- */
 
-enum store_rc store_user_insert(struct store_conn *c, const struct user *u); /* CONFLICT: email taken */
+enum store_rc store_user_insert(struct store_conn *c,
+                                const struct user *u); /* CONFLICT: email taken */
 enum store_rc store_user_by_id(struct store_conn *c, const char *id, struct user *out);
 enum store_rc store_user_by_email(struct store_conn *c, const char *email, struct user *out);
 /* Writes every mutable column of u (matched by id). */
@@ -162,7 +163,7 @@ enum store_rc store_user_delete(struct store_conn *c, const char *id);
  * substring or NULL.  *out is malloc'ed (free()), *n its length.
  */
 enum store_rc store_user_list(struct store_conn *c, int limit, int offset, const char *email_filter,
-			      struct user **out, size_t *n, int64_t *total);
+                              struct user **out, size_t *n, int64_t *total);
 
 /* ---- sessions ---- */
 
@@ -170,25 +171,26 @@ enum store_rc store_session_insert(struct store_conn *c, const struct session *s
 enum store_rc store_session_by_id(struct store_conn *c, const char *id, struct session *out);
 /* Sessions not revoked and not past expires_at; *out malloc'ed. */
 enum store_rc store_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
-					struct session **out, size_t *n);
+                                        struct session **out, size_t *n);
 enum store_rc store_session_touch(struct store_conn *c, const char *id, int64_t now);
 /* NOT_FOUND when no active session with that id (and user) exists. */
 enum store_rc store_session_revoke(struct store_conn *c, const char *id, const char *user_id,
-				   int64_t now);
+                                   int64_t now);
 /* Revoke every active session of the user except except_id (may be NULL). */
 enum store_rc store_session_revoke_all(struct store_conn *c, const char *user_id,
-				       const char *except_id, int64_t now);
+                                       const char *except_id, int64_t now);
 
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store_conn *c, const struct refresh_token *t);
-enum store_rc store_refresh_by_hash(struct store_conn *c, const char *hash, struct refresh_token *out);
+enum store_rc store_refresh_by_hash(struct store_conn *c, const char *hash,
+                                    struct refresh_token *out);
 /*
  * Mark spent if (and only if) still unspent: atomic, so of two concurrent
  * calls exactly one gets STORE_OK and the other STORE_CONFLICT.
  */
 enum store_rc store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by,
-				  int64_t now);
+                                  int64_t now);
 
 /* ---- one-time tokens (email verification, password reset) ---- */
 
@@ -198,28 +200,28 @@ enum store_rc store_onetime_insert(struct store_conn *c, const struct onetime_to
  * purpose and writes its user id to user_id; NOT_FOUND otherwise.
  */
 enum store_rc store_onetime_consume(struct store_conn *c, const char *hash, const char *purpose,
-				    int64_t now, char user_id[STORE_ID_LEN]);
+                                    int64_t now, char user_id[STORE_ID_LEN]);
 
 /* ---- email outbox ---- */
 
 enum store_rc store_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
-			       const char *body_text, const char *body_html, int64_t now);
+                               const char *body_text, const char *body_html, int64_t now);
 /*
  * Claim the oldest due message (next_attempt_at <= now, unsent, not claimed
  * by another sender until claim_until).  NOT_FOUND when none is due.
  */
 enum store_rc store_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until,
-				 struct outbox_msg *out);
+                                 struct outbox_msg *out);
 enum store_rc store_outbox_sent(struct store_conn *c, int64_t id, int64_t now);
 /* Record a failure: retry at next_attempt, or give up when give_up. */
 enum store_rc store_outbox_failed(struct store_conn *c, int64_t id, const char *error,
-				  int64_t next_attempt, bool give_up, int64_t now);
+                                  int64_t next_attempt, bool give_up, int64_t now);
 enum store_rc store_outbox_pending(struct store_conn *c, int64_t *pending);
 void outbox_msg_free(struct outbox_msg *m);
 
 /* ---- audit log ---- */
 
 enum store_rc store_audit(struct store_conn *c, const char *event, const char *user_id,
-			  const char *ip, const char *user_agent, const char *detail, int64_t now);
+                          const char *ip, const char *user_agent, const char *detail, int64_t now);
 
 #endif

@@ -9,8 +9,7 @@
 
 #include "arena.h"
 
-static void
-test_alloc(void **state)
+static void test_alloc(void **state)
 {
 	struct arena *a = arena_create();
 	int i;
@@ -28,8 +27,7 @@ test_alloc(void **state)
 	arena_destroy(a);
 }
 
-static void
-test_strings(void **state)
+static void test_strings(void **state)
 {
 	struct arena *a = arena_create();
 
@@ -41,12 +39,11 @@ test_strings(void **state)
 	arena_destroy(NULL);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alloc),
-		cmocka_unit_test(test_strings),
+	        cmocka_unit_test(test_alloc),
+	        cmocka_unit_test(test_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

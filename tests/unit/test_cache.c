@@ -11,8 +11,7 @@
 #include "cache/cache.h"
 #include "config.h"
 
-static struct cache *
-open_mem(void)
+static struct cache *open_mem(void)
 {
 	struct config cfg;
 	char err[128];
@@ -21,8 +20,7 @@ open_mem(void)
 	return cache_open(&cfg, err, sizeof(err));
 }
 
-static void
-test_deny_and_expiry(void **state)
+static void test_deny_and_expiry(void **state)
 {
 	struct cache *c = open_mem();
 	bool denied = true;
@@ -46,8 +44,7 @@ test_deny_and_expiry(void **state)
 	cache_close(c);
 }
 
-static void
-test_revoke_before(void **state)
+static void test_revoke_before(void **state)
 {
 	struct cache *c = open_mem();
 	bool denied;
@@ -64,8 +61,7 @@ test_revoke_before(void **state)
 	cache_close(c);
 }
 
-static void
-test_rate(void **state)
+static void test_rate(void **state)
 {
 	struct cache *c = open_mem();
 	int64_t n = 0;
@@ -89,8 +85,7 @@ test_rate(void **state)
 	cache_close(c);
 }
 
-static void
-test_many_keys_swept(void **state)
+static void test_many_keys_swept(void **state)
 {
 	struct cache *c = open_mem();
 	char key[32];
@@ -106,14 +101,13 @@ test_many_keys_swept(void **state)
 	cache_close(c);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_deny_and_expiry),
-		cmocka_unit_test(test_revoke_before),
-		cmocka_unit_test(test_rate),
-		cmocka_unit_test(test_many_keys_swept),
+	        cmocka_unit_test(test_deny_and_expiry),
+	        cmocka_unit_test(test_revoke_before),
+	        cmocka_unit_test(test_rate),
+	        cmocka_unit_test(test_many_keys_swept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,21 +10,20 @@
 #include "arena.h"
 #include "http/form.h"
 
-static int
-parse(struct arena *a, const char *s, struct form *f, const char **why)
+static int parse(struct arena *a, const char *s, struct form *f, const char **why)
 {
 	return form_parse(a, s, strlen(s), f, why);
 }
 
-static void
-test_ok(void **state)
+static void test_ok(void **state)
 {
 	struct arena *a = arena_create();
 	struct form f;
 	const char *why = NULL;
 
 	(void)state;
-	assert_int_equal(parse(a, "grant_type=password&username=a%40b.c&password=p+w%26x%3D", &f, &why), 0);
+	assert_int_equal(
+	        parse(a, "grant_type=password&username=a%40b.c&password=p+w%26x%3D", &f, &why), 0);
 	assert_int_equal(f.n, 3);
 	assert_string_equal(form_get(&f, "grant_type"), "password");
 	assert_string_equal(form_get(&f, "username"), "a@b.c");
@@ -38,8 +37,7 @@ test_ok(void **state)
 	arena_destroy(a);
 }
 
-static void
-test_bad(void **state)
+static void test_bad(void **state)
 {
 	const char *bad[] = {"a", "a=%", "a=%4", "a=%zz", "a=%00", "a=1&a=2", "=x", "a=1&b"};
 	struct arena *a = arena_create();
@@ -55,8 +53,7 @@ test_bad(void **state)
 	arena_destroy(a);
 }
 
-static void
-test_content_type(void **state)
+static void test_content_type(void **state)
 {
 	(void)state;
 	assert_true(form_is_form_type("application/x-www-form-urlencoded"));
@@ -66,13 +63,12 @@ test_content_type(void **state)
 	assert_false(form_is_form_type(NULL));
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ok),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_content_type),
+	        cmocka_unit_test(test_ok),
+	        cmocka_unit_test(test_bad),
+	        cmocka_unit_test(test_content_type),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,14 +11,12 @@
 #include "http/http.h"
 #include "http/json.h"
 
-static json_t *
-parse(const char *s, const char **why)
+static json_t *parse(const char *s, const char **why)
 {
 	return json_parse_object(s, strlen(s), why);
 }
 
-static void
-test_parse_ok(void **state)
+static void test_parse_ok(void **state)
 {
 	const char *why = NULL;
 	json_t *o = parse("{\"email\":\"a@b.c\",\"n\":[1,{\"x\":2}]}", &why);
@@ -29,11 +27,18 @@ test_parse_ok(void **state)
 	json_decref(o);
 }
 
-static void
-test_parse_rejects(void **state)
+static void test_parse_rejects(void **state)
 {
-	const char *bad[] = {"", "[]", "\"x\"", "1", "{", "{\"a\":1,\"a\":2}", "{\"a\":1} x",
-			     "{\"a\":\"\\u0000\"}", "{\"a\":\"\xff\"}", "null"};
+	const char *bad[] = {"",
+	                     "[]",
+	                     "\"x\"",
+	                     "1",
+	                     "{",
+	                     "{\"a\":1,\"a\":2}",
+	                     "{\"a\":1} x",
+	                     "{\"a\":\"\\u0000\"}",
+	                     "{\"a\":\"\xff\"}",
+	                     "null"};
 	size_t i;
 
 	(void)state;
@@ -45,8 +50,7 @@ test_parse_rejects(void **state)
 	}
 }
 
-static void
-test_depth_limit(void **state)
+static void test_depth_limit(void **state)
 {
 	char buf[256];
 	const char *why = NULL;
@@ -78,8 +82,7 @@ test_depth_limit(void **state)
 	json_decref(o);
 }
 
-static void
-test_fields_and_verr(void **state)
+static void test_fields_and_verr(void **state)
 {
 	const char *why = NULL;
 	json_t *o = parse("{\"email\":5,\"ok\":true,\"name\":\"x\"}", &why);
@@ -104,17 +107,16 @@ test_fields_and_verr(void **state)
 	assert_int_equal(json_array_size(json_object_get(body, "detail")), 3);
 	first = json_array_get(json_object_get(body, "detail"), 0);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "loc"), 0)),
-			    "body");
+	                    "body");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(first, "loc"), 1)),
-			    "email");
+	                    "email");
 	assert_string_equal(json_string_value(json_object_get(first, "type")), "string_type");
 	json_decref(body);
 	json_decref(o);
 	resp_reset(&rs);
 }
 
-static void
-test_req_json_content_type(void **state)
+static void test_req_json_content_type(void **state)
 {
 	struct http_kv h[1] = {{"content-type", "text/plain"}};
 	struct req r = {0};
@@ -148,8 +150,7 @@ test_req_json_content_type(void **state)
 	resp_reset(&rs);
 }
 
-static void
-test_detail(void **state)
+static void test_detail(void **state)
 {
 	struct resp rs = {0};
 
@@ -165,16 +166,15 @@ test_detail(void **state)
 	assert_int_equal(rs.n_headers, 0);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_parse_rejects),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_fields_and_verr),
-		cmocka_unit_test(test_req_json_content_type),
-		cmocka_unit_test(test_detail),
+	        cmocka_unit_test(test_parse_ok),
+	        cmocka_unit_test(test_parse_rejects),
+	        cmocka_unit_test(test_depth_limit),
+	        cmocka_unit_test(test_fields_and_verr),
+	        cmocka_unit_test(test_req_json_content_type),
+	        cmocka_unit_test(test_detail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,15 +355,15 @@ static void test_kid(void **state)
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
 	tok = raw_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"\"}", payload, f->a,
-			EVP_sha256());
+	                EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
 	tok = raw_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":7}", payload, f->a,
-			EVP_sha256());
+	                EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s \"}",
-		 f->kid_a);
+	         f->kid_a);
 	tok = raw_token(hdr, payload, f->a, EVP_sha256());
 	rejects(f, tok, AUD, "Unknown");
 	free(tok);

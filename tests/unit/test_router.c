@@ -9,16 +9,24 @@
 
 #include "http/router.h"
 
-static void h_a(struct req *r, struct resp *rs) { (void)r; (void)rs; }
-static void h_b(struct req *r, struct resp *rs) { (void)r; (void)rs; }
+static void h_a(struct req *r, struct resp *rs)
+{
+	(void)r;
+	(void)rs;
+}
+static void h_b(struct req *r, struct resp *rs)
+{
+	(void)r;
+	(void)rs;
+}
 
 static const struct route routes[] = {
-	{"GET", "/api/v1/health", h_a, POOL_INLINE},
-	{"GET", "/api/v1/admin/users/{id}", h_a, POOL_DB},
-	{"PATCH", "/api/v1/admin/users/{id}", h_b, POOL_DB},
-	{"DELETE", "/api/v1/auth/sessions/{sid}", h_b, POOL_DB},
-	{"POST", "/x/{a}/y/{b}", h_b, POOL_DB},
-	{"GET", "/", h_a, POOL_INLINE},
+        {"GET", "/api/v1/health", h_a, POOL_INLINE},
+        {"GET", "/api/v1/admin/users/{id}", h_a, POOL_DB},
+        {"PATCH", "/api/v1/admin/users/{id}", h_b, POOL_DB},
+        {"DELETE", "/api/v1/auth/sessions/{sid}", h_b, POOL_DB},
+        {"POST", "/x/{a}/y/{b}", h_b, POOL_DB},
+        {"GET", "/", h_a, POOL_INLINE},
 };
 
 struct m {
@@ -30,16 +38,14 @@ struct m {
 	char scratch[256];
 };
 
-static void
-match(struct router *rt, const char *method, const char *path, struct m *m)
+static void match(struct router *rt, const char *method, const char *path, struct m *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->rr = router_match(rt, method, path, m->scratch, &m->route, m->params, &m->n, m->allow,
-			     sizeof(m->allow));
+	                     sizeof(m->allow));
 }
 
-static void
-test_literal(void **state)
+static void test_literal(void **state)
 {
 	struct router *rt = router_create(routes, sizeof(routes) / sizeof(routes[0]));
 	struct m m;
@@ -57,8 +63,7 @@ test_literal(void **state)
 	router_free(rt);
 }
 
-static void
-test_params(void **state)
+static void test_params(void **state)
 {
 	struct router *rt = router_create(routes, sizeof(routes) / sizeof(routes[0]));
 	struct m m;
@@ -77,13 +82,18 @@ test_params(void **state)
 	router_free(rt);
 }
 
-static void
-test_not_found(void **state)
+static void test_not_found(void **state)
 {
 	struct router *rt = router_create(routes, sizeof(routes) / sizeof(routes[0]));
-	const char *bad[] = {"/api/v1/healthz", "/api/v1/health/", "/api//v1/health",
-			     "/api/v1/admin/users", "/api/v1/admin/users/1/2", "api/v1/health",
-			     "", "/x/1/y", "/api/v1/admin/users//"};
+	const char *bad[] = {"/api/v1/healthz",
+	                     "/api/v1/health/",
+	                     "/api//v1/health",
+	                     "/api/v1/admin/users",
+	                     "/api/v1/admin/users/1/2",
+	                     "api/v1/health",
+	                     "",
+	                     "/x/1/y",
+	                     "/api/v1/admin/users//"};
 	struct m m;
 	size_t i;
 
@@ -96,8 +106,7 @@ test_not_found(void **state)
 	router_free(rt);
 }
 
-static void
-test_method_not_allowed(void **state)
+static void test_method_not_allowed(void **state)
 {
 	struct router *rt = router_create(routes, sizeof(routes) / sizeof(routes[0]));
 	struct m m;
@@ -112,8 +121,7 @@ test_method_not_allowed(void **state)
 	router_free(rt);
 }
 
-static void
-test_deep_path(void **state)
+static void test_deep_path(void **state)
 {
 	struct router *rt = router_create(routes, sizeof(routes) / sizeof(routes[0]));
 	char path[200];
@@ -129,15 +137,12 @@ test_deep_path(void **state)
 	router_free(rt);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_literal),
-		cmocka_unit_test(test_params),
-		cmocka_unit_test(test_not_found),
-		cmocka_unit_test(test_method_not_allowed),
-		cmocka_unit_test(test_deep_path),
+	        cmocka_unit_test(test_literal),   cmocka_unit_test(test_params),
+	        cmocka_unit_test(test_not_found), cmocka_unit_test(test_method_not_allowed),
+	        cmocka_unit_test(test_deep_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

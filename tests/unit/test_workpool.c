@@ -12,8 +12,7 @@
 
 static atomic_int ran;
 
-static void
-count_job(void *arg)
+static void count_job(void *arg)
 {
 	(void)arg;
 	atomic_fetch_add(&ran, 1);
@@ -26,8 +25,7 @@ struct gate {
 	int entered;
 };
 
-static void
-gated_job(void *arg)
+static void gated_job(void *arg)
 {
 	struct gate *g = arg;
 
@@ -40,8 +38,7 @@ gated_job(void *arg)
 	atomic_fetch_add(&ran, 1);
 }
 
-static void
-test_all_jobs_run(void **state)
+static void test_all_jobs_run(void **state)
 {
 	struct workpool *wp = workpool_create("t", 4, 1000, 0);
 	int i, accepted = 0;
@@ -56,8 +53,7 @@ test_all_jobs_run(void **state)
 	assert_true(accepted > 0);
 }
 
-static void
-test_full_queue_refuses(void **state)
+static void test_full_queue_refuses(void **state)
 {
 	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	struct workpool *wp = workpool_create("t", 1, 2, 5);
@@ -86,21 +82,19 @@ test_full_queue_refuses(void **state)
 	assert_int_equal(atomic_load(&ran), 3);
 }
 
-static void
-test_bad_args(void **state)
+static void test_bad_args(void **state)
 {
 	(void)state;
 	assert_null(workpool_create("t", 0, 1, 0));
 	assert_null(workpool_create("t", 1, 0, 0));
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_all_jobs_run),
-		cmocka_unit_test(test_full_queue_refuses),
-		cmocka_unit_test(test_bad_args),
+	        cmocka_unit_test(test_all_jobs_run),
+	        cmocka_unit_test(test_full_queue_refuses),
+	        cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
