@@ -292,7 +292,7 @@ bad:
 
 int dotenv_parse(const char *buf, size_t len, struct dotenv *out, size_t *bad_line)
 {
-	struct cursor c = {.p = buf, .end = buf + len, .line = 1};
+	struct cursor c = {.line = 1};
 	size_t cap = 0;
 
 	out->entries = NULL;
@@ -301,6 +301,9 @@ int dotenv_parse(const char *buf, size_t len, struct dotenv *out, size_t *bad_li
 		*bad_line = 0;
 	if (!buf)
 		return len ? -1 : 0;
+	/* Only now: NULL + 0 is undefined behaviour in C (clang's UBSan reports it). */
+	c.p = buf;
+	c.end = buf + len;
 	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
 		c.p += 3;
 

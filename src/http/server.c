@@ -56,6 +56,7 @@
 #define MAX_CONNECTIONS        4096  /* total */
 #define MAX_CONNECTIONS_PER_IP 256   /* without TRUSTED_PROXIES (a proxy holds many) */
 #define BODY_DEADLINE_MS       30000 /* a body must arrive within this, however slowly */
+#define DRAIN_SETTLE_MS        200   /* quiet time the drain waits for unread requests */
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -559,14 +560,30 @@ void server_quiesce(struct server *s)
 
 int server_drain(struct server *s, int timeout_seconds)
 {
-	struct timespec deadline;
+	struct timespec deadline, now;
 	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_seconds;
 	pthread_mutex_lock(&s->drain_lock);
-	while (atomic_load(&s->in_flight) > 0 && rc == 0)
-		rc = pthread_cond_timedwait(&s->drained, &s->drain_lock, &deadline);
+	for (;;) {
+		while (atomic_load(&s->in_flight) > 0 && rc == 0)
+			rc = pthread_cond_timedwait(&s->drained, &s->drain_lock, &deadline);
+		if (rc != 0)
+			break;
+		/*
+		 * Idle for a moment: a request a client sent on a kept-alive
+		 * connection just before the signal may still sit unread in the
+		 * socket buffer; give the event loop DRAIN_SETTLE_MS to pick it up
+		 * before the daemon closes the connections.
+		 */
+		pthread_mutex_unlock(&s->drain_lock);
+		nanosleep(&(struct timespec){0, DRAIN_SETTLE_MS * 1000000L}, NULL);
+		pthread_mutex_lock(&s->drain_lock);
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (atomic_load(&s->in_flight) == 0 || now.tv_sec > deadline.tv_sec)
+			break;
+	}
 	pthread_mutex_unlock(&s->drain_lock);
 	return atomic_load(&s->in_flight) > 0 ? -1 : 0;
 }

@@ -235,7 +235,16 @@ static void test_empty_input_and_null_safety(void **state)
 	(void)state;
 	assert_int_equal(dotenv_parse("", 0, &env, NULL), 0);
 	assert_int_equal(env.n, 0);
+	/*
+	 * Regression (clang UBSan, build-fuzz): a NULL buffer used to be
+	 * offset by its length before the NULL check ("applying zero offset to
+	 * null pointer").  Both lengths must be answered without touching it.
+	 */
 	assert_int_equal(dotenv_parse(NULL, 0, &env, NULL), 0);
+	assert_int_equal(env.n, 0);
+	assert_null(env.entries);
+	assert_int_equal(dotenv_parse(NULL, 5, &env, NULL), -1);
+	assert_int_equal(env.n, 0);
 	assert_null(dotenv_get(NULL, "A"));
 	assert_null(dotenv_get(&zero, "A"));
 	dotenv_free(&zero);
