@@ -335,6 +335,7 @@ def service_env(args, workdir, backend):
         # The bench is one client address hammering credential endpoints on purpose.
         "RATE_LIMIT_IP_PER_MINUTE": "1000000",
         "RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
+        "RATE_LIMIT_ACCOUNT_PER_HOUR": "1000000",
         # No grace for a re-presented refresh token: any reuse would be a 401.
         "REFRESH_TOKEN_REUSE_INTERVAL_SECONDS": "0",
     })

@@ -78,6 +78,7 @@ struct config {
 	int email_verify_expire_hours;
 	int password_reset_expire_minutes;
 	bool require_email_verification;
+	bool register_silent; /* register answers 202 alike for new and existing emails */
 
 	char *frontend_url;
 	char *smtp_host; /* NULL: emails go to the log */
@@ -100,6 +101,11 @@ struct config {
 
 	int rate_limit_login_per_minute;
 	int rate_limit_ip_per_minute;
+	int rate_limit_account_per_hour; /* failed logins per account, all addresses */
+	int http_header_timeout_seconds; /* request line + headers must arrive within this */
+	int http_body_timeout_seconds;   /* a body must arrive within this */
+	int http_max_connections;        /* open connections, in total */
+	int http_max_connections_per_ip; /* per peer address; 0 or TRUSTED_PROXIES set: none */
 	int shutdown_timeout_seconds;
 };
 

@@ -145,6 +145,30 @@ static bool mail_throttled(struct req *r, const char *purpose, const char *user_
 	return count > MAIL_PER_HOUR;
 }
 
+enum store_rc account_register_existing(struct req *r, struct store_conn *c, const char *email)
+{
+	struct user u;
+	enum store_rc rc;
+	int retry_after = 0;
+
+	/* NOT_FOUND: deleted meanwhile, nothing to tell. */
+	if ((rc = store_user_by_email(c, email, &u)) != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+	if (mail_throttled(r, "account_exists", u.id, &retry_after))
+		return STORE_OK; /* the owner has been told this hour; the answer stays the same */
+	if ((rc = store_begin(c)) != STORE_OK)
+		return rc;
+	api_audit(r, c, "register_existing_email", u.id, NULL);
+	if ((rc = enqueue_mail(r, c, &u, MAIL_ACCOUNT_EXISTS, r->app->cfg->frontend_url, NULL)) !=
+	            STORE_OK ||
+	    (rc = store_commit(c)) != STORE_OK) {
+		store_rollback(c);
+		return rc;
+	}
+	outbox_notify();
+	return STORE_OK;
+}
+
 /* The token field of a body: present, a string, of a sane length; else NULL. */
 static const char *token_field(json_t *body, struct verr *v)
 {

@@ -66,6 +66,12 @@ void api_password_change(struct req *r, struct resp *rs);
  */
 enum store_rc account_enqueue_verification(struct req *r, struct store_conn *c,
                                            const struct user *u);
+/*
+ * REGISTER_SILENT: register met an already registered email.  Tell its
+ * owner by email (at most MAIL_PER_HOUR times an hour) in a transaction of
+ * its own; the caller then answers exactly as for a new account.
+ */
+enum store_rc account_register_existing(struct req *r, struct store_conn *c, const char *email);
 
 /* ---- shared helpers (common.c) ---- */
 

@@ -25,6 +25,8 @@
 #include "metrics.h"
 
 #define MAX_TOKEN_LEN 256
+/* REGISTER_SILENT's one answer, for new and already registered emails alike. */
+#define REGISTER_SILENT_DETAIL "Registration received: check your email to continue"
 
 /* ---- password grant ---- */
 
@@ -229,6 +231,12 @@ out:
 
 /* ---- handlers ---- */
 
+/*
+ * POST /register.  SPEC's answer is 201 + the user, or 409 for a taken
+ * email.  With REGISTER_SILENT both become the same 202, the password is
+ * hashed either way (equal bcrypt work), and the owner of a taken address
+ * is told by email instead (docs/security.md, "Enumeration").
+ */
 void api_register(struct req *r, struct resp *rs)
 {
 	const struct config *cfg = r->app->cfg;
@@ -283,7 +291,15 @@ void api_register(struct req *r, struct resp *rs)
 	rc = store_user_insert(c, &u);
 	if (rc == STORE_CONFLICT) {
 		store_rollback(c);
-		resp_detail(rs, 409, "Email already registered");
+		if (!cfg->register_silent) {
+			resp_detail(rs, 409, "Email already registered");
+			goto out;
+		}
+		if ((rc = account_register_existing(r, c, u.email)) != STORE_OK) {
+			api_store_failed(rs, rc);
+			goto out;
+		}
+		resp_detail(rs, 202, REGISTER_SILENT_DETAIL);
 		goto out;
 	}
 	if (rc != STORE_OK) {
@@ -303,7 +319,10 @@ void api_register(struct req *r, struct resp *rs)
 		api_store_failed(rs, rc);
 		goto out;
 	}
-	resp_json(rs, 201, api_user_json(&u));
+	if (cfg->register_silent)
+		resp_detail(rs, 202, REGISTER_SILENT_DETAIL);
+	else
+		resp_json(rs, 201, api_user_json(&u));
 out:
 	verr_free(&v);
 	api_db_done(r, c);

@@ -18,6 +18,16 @@
  *
  * Common headers (X-Request-ID, Cache-Control default, nosniff, Vary,
  * CORS) are added in one place, respond(), so no handler can forget them.
+ *
+ * Slow clients.  libmicrohttpd closes a connection after CONNECTION_TIMEOUT
+ * seconds without a byte; a body must be complete within
+ * HTTP_BODY_TIMEOUT_SECONDS of its headers, else the connection is closed
+ * (logged as 408).  Request line + headers must be complete
+ * within HTTP_HEADER_TIMEOUT_SECONDS of the connection opening or of the previous response: every
+ * connection has a struct conn_watch (its libmicrohttpd socket context) on a list that the reaper
+ * thread scans twice a second, shutting down the socket of one over the deadline.  The watch leaves
+ * the list in the CLOSED notification, which libmicrohttpd sends before it closes the descriptor,
+ * so the reaper (holding the list lock) never touches a descriptor that was reused.
  */
 #include "http/server.h"
 
@@ -33,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,15 +59,24 @@
 #include "metrics.h"
 #include "workpool.h"
 
-#define MAX_HEADERS            64
-#define MAX_QUERY              32
-#define CONNECTION_MEMORY      (32 * 1024) /* bounds request line + headers */
-#define CONNECTION_TIMEOUT     15          /* seconds of inactivity */
-#define RETRY_AFTER            "1"
-#define MAX_CONNECTIONS        4096  /* total */
-#define MAX_CONNECTIONS_PER_IP 256   /* without TRUSTED_PROXIES (a proxy holds many) */
-#define BODY_DEADLINE_MS       30000 /* a body must arrive within this, however slowly */
-#define DRAIN_SETTLE_MS        200   /* quiet time the drain waits for unread requests */
+#define MAX_HEADERS        100 /* header fields: more is a JSON 431 */
+#define MAX_QUERY          32
+#define CONNECTION_MEMORY  (32 * 1024) /* bounds request line + headers */
+#define CONNECTION_TIMEOUT 15          /* seconds of inactivity */
+#define RETRY_AFTER        "1"
+#define DRAIN_SETTLE_MS    200  /* quiet time the drain waits for unread requests */
+#define MAX_HEADER_BYTES   8192 /* header fields, names + values: more is a JSON 431 */
+#define MAX_TARGET_BYTES   8192 /* path + query: more is a JSON 414 */
+#define REAPER_TICK_MS     500
+#define HEADERS_TOO_LARGE  "Request header fields too large (limit 100 fields, 8 KiB)"
+#define TARGET_TOO_LONG    "Request target too long (limit 8 KiB)"
+
+/* A connection, as the header deadline sees it. */
+struct conn_watch {
+	struct conn_watch *prev, *next; /* server.watch list, under watch_lock */
+	int fd;
+	_Atomic int64_t waiting_ms; /* since when headers are awaited; 0: a request is in */
+};
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -66,6 +86,14 @@ struct server {
 	atomic_long in_flight;
 	pthread_mutex_t drain_lock;
 	pthread_cond_t drained;
+	/* the header deadline: every open connection, and the thread that enforces it */
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_wake;
+	struct conn_watch watch; /* list head (circular) */
+	int64_t header_timeout_ms;
+	double body_timeout_ms;
+	bool reaper_started, reaper_stop;
+	pthread_t reaper;
 };
 
 enum ex_state { EX_READING, EX_QUEUED, EX_DONE };
@@ -84,6 +112,7 @@ struct exchange {
 	bool preflight; /* answered by cors_preflight: no second set of CORS headers */
 	enum ex_state state;
 	struct timespec start;
+	struct conn_watch *watch; /* the connection's, NULL if it has none */
 };
 
 static double ms_since(const struct timespec *t0)
@@ -92,6 +121,84 @@ static double ms_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- the header deadline ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *s = cls;
+	struct conn_watch *w = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci)
+			return;
+		w = xcalloc(1, sizeof(*w));
+		w->fd = ci->connect_fd;
+		atomic_store(&w->waiting_ms, now_ms());
+		pthread_mutex_lock(&s->watch_lock);
+		w->next = s->watch.next;
+		w->prev = &s->watch;
+		s->watch.next->prev = w;
+		s->watch.next = w;
+		pthread_mutex_unlock(&s->watch_lock);
+		*socket_context = w;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+		pthread_mutex_lock(&s->watch_lock);
+		w->prev->next = w->next;
+		w->next->prev = w->prev;
+		pthread_mutex_unlock(&s->watch_lock);
+		free(w);
+		*socket_context = NULL;
+	}
+}
+
+static void *reaper_main(void *arg)
+{
+	struct server *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->watch_lock);
+	while (!s->reaper_stop) {
+		int64_t now;
+		int closed = 0;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += REAPER_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->watch_wake, &s->watch_lock, &until);
+		now = now_ms();
+		for (struct conn_watch *w = s->watch.next; w != &s->watch; w = w->next) {
+			int64_t since = atomic_load(&w->waiting_ms);
+			if (since != 0 && now - since > s->header_timeout_ms) {
+				/* libmicrohttpd sees end-of-stream and closes it. */
+				shutdown(w->fd, SHUT_RDWR);
+				atomic_store(&w->waiting_ms, 0);
+				closed++;
+			}
+		}
+		if (closed)
+			log_msg(LOG_INFO, NULL,
+			        "http: closed %d connection(s): request headers not complete in "
+			        "%lld s",
+			        closed, (long long)(s->header_timeout_ms / 1000));
+	}
+	pthread_mutex_unlock(&s->watch_lock);
+	return NULL;
 }
 
 /* ---- client address and request id ---- */
@@ -198,6 +305,7 @@ struct kv_collect {
 	struct arena *arena;
 	struct http_kv *kv;
 	size_t n, cap;
+	size_t total, bytes; /* all fields seen, and their names + values */
 };
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -206,6 +314,8 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
 	struct kv_collect *c = cls;
 
 	(void)kind;
+	c->total++;
+	c->bytes += (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
 	if (c->n == c->cap || !key)
 		return MHD_YES;
 	c->kv[c->n].name = arena_strdup(c->arena, key);
@@ -214,11 +324,15 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
-static void build_req(struct exchange *ex, const char *method, const char *url)
+/*
+ * Build ex->req.  Returns 0, or the status for a request whose headers or
+ * target are over our limits (431 / 414, answered in JSON by the caller).
+ */
+static int build_req(struct exchange *ex, const char *method, const char *url)
 {
 	struct req *r = &ex->req;
-	struct kv_collect hc = {ex->arena, NULL, 0, MAX_HEADERS};
-	struct kv_collect qc = {ex->arena, NULL, 0, MAX_QUERY};
+	struct kv_collect hc = {ex->arena, NULL, 0, MAX_HEADERS, 0, 0};
+	struct kv_collect qc = {ex->arena, NULL, 0, MAX_QUERY, 0, 0};
 	const union MHD_ConnectionInfo *ci;
 	char peer[INET6_ADDRSTRLEN] = "unknown";
 
@@ -247,6 +361,11 @@ static void build_req(struct exchange *ex, const char *method, const char *url)
 	}
 	r->client_ip = client_address(ex, arena_strdup(ex->arena, peer));
 	r->request_id = request_id(ex);
+	if (hc.total > MAX_HEADERS || hc.bytes > MAX_HEADER_BYTES)
+		return 431;
+	if (strlen(url) + qc.bytes + qc.total * 2 > MAX_TARGET_BYTES)
+		return 414;
+	return 0;
 }
 
 /* ---- responding ---- */
@@ -385,7 +504,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (!ex) {
+		const union MHD_ConnectionInfo *ci;
 		const char *cl;
+		int over;
 
 		ex = xcalloc(1, sizeof(*ex));
 		ex->srv = srv;
@@ -394,7 +515,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		clock_gettime(CLOCK_MONOTONIC, &ex->start);
 		atomic_fetch_add(&srv->in_flight, 1);
 		*con_cls = ex;
-		build_req(ex, method, url);
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci && (ex->watch = ci->socket_context))
+			atomic_store(&ex->watch->waiting_ms, 0); /* headers are in */
+		if ((over = build_req(ex, method, url)) != 0) {
+			resp_detail(&ex->resp, over,
+			            over == 431 ? HEADERS_TOO_LARGE : TARGET_TOO_LONG);
+			resp_header(&ex->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+			return respond(ex);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
@@ -411,11 +540,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return respond(ex);
 	if (ex->state != EX_READING)
 		return MHD_YES;
-	if (*upload_data_size && ms_since(&ex->start) > BODY_DEADLINE_MS) {
-		/* A slow-body client: answer and let libmicrohttpd close the connection. */
-		*upload_data_size = 0;
-		resp_detail(&ex->resp, 408, "Request body not received in time");
-		return respond(ex);
+	if (*upload_data_size && ms_since(&ex->start) > srv->body_timeout_ms) {
+		/*
+		 * A slow-body client: close the connection.  libmicrohttpd 0.9.75
+		 * cannot queue a response in the middle of a body, so none is
+		 * sent; the access log records the request as 408.
+		 */
+		ex->resp.status = 408;
+		return MHD_NO;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
@@ -444,6 +576,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (!ex)
 		return;
+	if (ex->watch)
+		atomic_store(&ex->watch->waiting_ms, now_ms()); /* the next request's clock */
 	status = ex->resp.status;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0)
 		status = 499; /* client went away before an answer */
@@ -508,6 +642,11 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 	s->router = rt;
 	pthread_mutex_init(&s->drain_lock, NULL);
 	pthread_cond_init(&s->drained, NULL);
+	pthread_mutex_init(&s->watch_lock, NULL);
+	pthread_cond_init(&s->watch_wake, NULL);
+	s->watch.next = s->watch.prev = &s->watch;
+	s->header_timeout_ms = (int64_t)cfg->http_header_timeout_seconds * 1000;
+	s->body_timeout_ms = cfg->http_body_timeout_seconds * 1000.0;
 	if (resolve(cfg->host, (uint16_t)cfg->port, &ss, &sslen) != 0) {
 		snprintf(err, errlen, "HOST: cannot resolve \"%s\"", cfg->host);
 		goto fail;
@@ -518,14 +657,16 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 		flags |= MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(
 	        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
+	        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	        (unsigned int)(cfg->workers > 1 ? cfg->workers : 0), /* 1: no pool, one thread */
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http_max_connections,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	        (unsigned int)(cfg->n_trusted_proxies ? 0 : MAX_CONNECTIONS_PER_IP),
+	        (unsigned int)(cfg->n_trusted_proxies ? 0 : cfg->http_max_connections_per_ip),
 	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
-	        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_END);
+	        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
 		         errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -533,8 +674,16 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 	}
 	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : (uint16_t)cfg->port;
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the connection reaper thread");
+		MHD_stop_daemon(s->daemon);
+		goto fail;
+	}
+	s->reaper_started = true;
 	return s;
 fail:
+	pthread_cond_destroy(&s->watch_wake);
+	pthread_mutex_destroy(&s->watch_lock);
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->drain_lock);
 	free(s);
@@ -592,7 +741,16 @@ void server_stop(struct server *s)
 {
 	if (!s)
 		return;
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->watch_lock);
+		s->reaper_stop = true;
+		pthread_cond_signal(&s->watch_wake);
+		pthread_mutex_unlock(&s->watch_lock);
+		pthread_join(s->reaper, NULL);
+	}
 	MHD_stop_daemon(s->daemon);
+	pthread_cond_destroy(&s->watch_wake);
+	pthread_mutex_destroy(&s->watch_lock);
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->drain_lock);
 	free(s);

@@ -175,12 +175,36 @@ static const struct tpl builtin[MAIL_KIND__COUNT] = {
                         "<p>If this was not you, reset your password at once from "
                         "<a href=\"{{link}}\">{{link}}</a> and contact us.</p>\n" HTML_TAIL,
                 },
+        [MAIL_ACCOUNT_EXISTS] =
+                {
+                        .subject = "Sign-up attempt with your {{app_name}} email address",
+                        .text = "Hello {{full_name}},\n"
+                                "\n"
+                                "someone tried to create a {{app_name}} account with your "
+                                "address ({{email}}), which already has one. Nothing was "
+                                "changed.\n"
+                                "\n"
+                                "If it was you, sign in at {{link}} - or use \"Forgot "
+                                "password\" there if you do not remember it. If it was not you, "
+                                "ignore this email.\n"
+                                "\n"
+                                "-- \n"
+                                "{{app_name}}\n",
+                        .html = HTML_HEAD
+                        "<p>Hello {{full_name}},</p>\n"
+                        "<p>someone tried to create a {{app_name}} account with your address "
+                        "({{email}}), which already has one. Nothing was changed.</p>\n"
+                        "<p>If it was you, sign in at <a href=\"{{link}}\">{{link}}</a> - or "
+                        "use \"Forgot password\" there if you do not remember it. If it was "
+                        "not you, ignore this email.</p>\n" HTML_TAIL,
+                },
 };
 
 static const char *const kind_names[MAIL_KIND__COUNT] = {
         [MAIL_VERIFY_EMAIL] = "verify_email",
         [MAIL_PASSWORD_RESET] = "password_reset",
         [MAIL_PASSWORD_CHANGED] = "password_changed",
+        [MAIL_ACCOUNT_EXISTS] = "account_exists",
 };
 
 /* The three parts of a template, by file extension. */

@@ -35,9 +35,15 @@
 #define MAIL_NAME_MAX     256         /* display name + NUL */
 #define MAIL_DATE_LEN     40
 
-enum mail_kind { MAIL_VERIFY_EMAIL, MAIL_PASSWORD_RESET, MAIL_PASSWORD_CHANGED, MAIL_KIND__COUNT };
+enum mail_kind {
+	MAIL_VERIFY_EMAIL,
+	MAIL_PASSWORD_RESET,
+	MAIL_PASSWORD_CHANGED,
+	MAIL_ACCOUNT_EXISTS, /* REGISTER_SILENT: a sign-up attempt with a registered address */
+	MAIL_KIND__COUNT
+};
 
-/* The file-name stem of a kind: "verify_email", "password_reset", "password_changed". */
+/* The file-name stem of a kind: "verify_email", "password_reset", ... */
 const char *mail_kind_name(enum mail_kind kind);
 
 /* Placeholder values; NULL renders as "". */

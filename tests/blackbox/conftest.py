@@ -651,6 +651,7 @@ def server_factory(request, tmp_path_factory, rsa_private_pem, make_database_url
             # minute; the rate-limit tests set their own low limits.
             "RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
             "RATE_LIMIT_IP_PER_MINUTE": "1000000",
+            "RATE_LIMIT_ACCOUNT_PER_HOUR": "1000000",
         })
         if TEST_REDIS_URL:
             full["REDIS_URL"] = TEST_REDIS_URL

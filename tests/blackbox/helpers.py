@@ -46,7 +46,8 @@ from conftest import (TEST_REDIS_URL, Server, _is_postgres, _libpq_url, base_env
                       create_database, db_query, merge_env, read_http_response, write_key)
 
 PASSWORD = "correct horse battery"
-HIGH_LIMITS = {"RATE_LIMIT_LOGIN_PER_MINUTE": "100000", "RATE_LIMIT_IP_PER_MINUTE": "1000000"}
+HIGH_LIMITS = {"RATE_LIMIT_LOGIN_PER_MINUTE": "100000", "RATE_LIMIT_IP_PER_MINUTE": "1000000",
+               "RATE_LIMIT_ACCOUNT_PER_HOUR": "1000000"}
 USER_KEYS = {"id", "email", "full_name", "is_active", "is_verified", "roles", "created_at",
              "updated_at"}
 TOKEN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in", "refresh_expires_in"}

@@ -238,6 +238,66 @@ def test_login_requires_verification_when_configured(certs, make_sink, server_fa
     api.login(email, expect=200)
 
 
+SILENT_BODY = {"detail": "Registration received: check your email to continue"}
+
+
+def test_silent_register_answers_alike_and_tells_the_owner(certs, make_sink, server_factory):
+    """REGISTER_SILENT: a new and a taken email get the same 202; the owner
+    of the taken one is told by email, and nothing about the account changes."""
+    sink = make_sink("starttls")
+    srv = server_factory(mail_env(sink.port, "starttls", certs, REGISTER_SILENT="true",
+                                  APP_NAME="Acme Auth"))
+    api = Api(srv)
+    email = unique_email("silent")
+    first = api.post("/api/v1/auth/register",
+                     json={"email": email, "password": PASSWORD, "full_name": "Sam Owner"})
+    again = api.post("/api/v1/auth/register",
+                     json={"email": email.upper(), "password": "an intruder's password"})
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    assert first.json() == SILENT_BODY
+    assert first.content == again.content
+    # The first registration created the account and sent its verification link ...
+    token = sink.wait_for_rcpt(email, "Verify").token(VERIFY_PREFIX)
+    # ... the second told the owner, with no token in it.
+    note = sink.wait_for_rcpt(email, "Sign-up attempt")
+    assert "Sam Owner" in note.text and email in note.text
+    assert FRONTEND in note.text and "token=" not in note.text
+    # The account is untouched: the first password works, the intruder's does not.
+    api.login(email, PASSWORD, expect=200)
+    api.login(email, "an intruder's password", expect=401)
+    assert api.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 200
+    assert db_query(srv.env["DATABASE_URL"], "SELECT count(*) FROM users WHERE email = "
+                    f"{sql_str(email)}") == [["1"]]
+
+
+def test_silent_register_notices_are_throttled(certs, make_sink, server_factory):
+    """Repeated sign-ups with a taken address cannot flood its owner's inbox
+    (5 notices an hour), and the answer never changes."""
+    sink = make_sink("starttls")
+    srv = server_factory(mail_env(sink.port, "starttls", certs, REGISTER_SILENT="true"))
+    api = Api(srv)
+    email = unique_email("flood")
+    bodies = set()
+    for _ in range(8):
+        r = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 202, r.text
+        bodies.add(r.content)
+    assert len(bodies) == 1
+    # The verification email and five notices were queued, no more.
+    assert len(outbox_rows(srv, email)) == 6
+    wait_until(lambda: len(sink.for_rcpt(email)) == 6, message="six emails delivered")
+    notices = [m for m in sink.for_rcpt(email) if "Sign-up attempt" in str(m.msg["Subject"])]
+    assert len(notices) == 5, len(notices)
+
+
+def test_register_without_silent_mode_keeps_spec_answers(flow):
+    _, _, api = flow
+    email, user = register(api)
+    assert user["email"] == email
+    r = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 409 and r.json() == {"detail": "Email already registered"}
+
+
 # --------------------------------------------------------------------------
 # password reset
 # --------------------------------------------------------------------------

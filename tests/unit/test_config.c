@@ -186,6 +186,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.email_verify_expire_hours, 48);
 	assert_int_equal(cfg.password_reset_expire_minutes, 60);
 	assert_false(cfg.require_email_verification);
+	assert_false(cfg.register_silent);
 	assert_string_equal(cfg.frontend_url, "http://localhost:3000");
 	assert_null(cfg.smtp_host);
 	assert_int_equal(cfg.smtp_port, 587);
@@ -199,6 +200,11 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.n_trusted_proxies, 0);
 	assert_int_equal(cfg.rate_limit_login_per_minute, 10);
 	assert_int_equal(cfg.rate_limit_ip_per_minute, 100);
+	assert_int_equal(cfg.rate_limit_account_per_hour, 100);
+	assert_int_equal(cfg.http_header_timeout_seconds, 20);
+	assert_int_equal(cfg.http_body_timeout_seconds, 30);
+	assert_int_equal(cfg.http_max_connections, 4096);
+	assert_int_equal(cfg.http_max_connections_per_ip, 256);
 	assert_int_equal(cfg.shutdown_timeout_seconds, 20);
 	assert_false(config_is_strict(&cfg));
 	config_free(&cfg);
@@ -249,6 +255,11 @@ static const struct int_var int_vars[] = {
         IV("SMTP_PORT", smtp_port, 1, 65535, 587),
         IV("RATE_LIMIT_LOGIN_PER_MINUTE", rate_limit_login_per_minute, 1, 100000, 10),
         IV("RATE_LIMIT_IP_PER_MINUTE", rate_limit_ip_per_minute, 1, 1000000, 100),
+        IV("RATE_LIMIT_ACCOUNT_PER_HOUR", rate_limit_account_per_hour, 1, 1000000, 100),
+        IV("HTTP_HEADER_TIMEOUT_SECONDS", http_header_timeout_seconds, 1, 300, 20),
+        IV("HTTP_BODY_TIMEOUT_SECONDS", http_body_timeout_seconds, 1, 600, 30),
+        IV("HTTP_MAX_CONNECTIONS", http_max_connections, 1, 1000000, 4096),
+        IV("HTTP_MAX_CONNECTIONS_PER_IP", http_max_connections_per_ip, 0, 1000000, 256),
         IV("SHUTDOWN_TIMEOUT_SECONDS", shutdown_timeout_seconds, 1, 3600, 20),
 };
 
@@ -393,9 +404,10 @@ static void test_bool_vars(void **state)
 	char *line;
 
 	(void)state;
-	load_ok(&cfg, ENV("DEBUG=True", "REQUIRE_EMAIL_VERIFICATION=yes"));
+	load_ok(&cfg, ENV("DEBUG=True", "REQUIRE_EMAIL_VERIFICATION=yes", "REGISTER_SILENT=1"));
 	assert_true(cfg.debug);
 	assert_true(cfg.require_email_verification);
+	assert_true(cfg.register_silent);
 	config_free(&cfg);
 	load_ok(&cfg, ENV("DEBUG=0", "REQUIRE_EMAIL_VERIFICATION=FALSE"));
 	assert_false(cfg.debug);
@@ -408,6 +420,10 @@ static void test_bool_vars(void **state)
 	free(line);
 	line = one_error(ENV("REQUIRE_EMAIL_VERIFICATION=on"),
 	                 "REQUIRE_EMAIL_VERIFICATION: \"on\" is not a boolean");
+	example_is_valid(line);
+	free(line);
+	line = one_error(ENV("REGISTER_SILENT=quiet"),
+	                 "REGISTER_SILENT: \"quiet\" is not a boolean");
 	example_is_valid(line);
 	free(line);
 }
@@ -1096,6 +1112,7 @@ static void test_print_full_and_redacted(void **state)
 	        "EMAIL_VERIFY_EXPIRE_HOURS=48\n"
 	        "PASSWORD_RESET_EXPIRE_MINUTES=60\n"
 	        "REQUIRE_EMAIL_VERIFICATION=true\n"
+	        "REGISTER_SILENT=false\n"
 	        "FRONTEND_URL=http://localhost:3000\n"
 	        "SMTP_HOST=smtp.example.com\n"
 	        "SMTP_PORT=587\n"
@@ -1111,6 +1128,11 @@ static void test_print_full_and_redacted(void **state)
 	        "TRUSTED_PROXIES=10.0.0.0/8,::1/128\n"
 	        "RATE_LIMIT_LOGIN_PER_MINUTE=10\n"
 	        "RATE_LIMIT_IP_PER_MINUTE=100\n"
+	        "RATE_LIMIT_ACCOUNT_PER_HOUR=100\n"
+	        "HTTP_HEADER_TIMEOUT_SECONDS=20\n"
+	        "HTTP_BODY_TIMEOUT_SECONDS=30\n"
+	        "HTTP_MAX_CONNECTIONS=4096\n"
+	        "HTTP_MAX_CONNECTIONS_PER_IP=256\n"
 	        "SHUTDOWN_TIMEOUT_SECONDS=20\n";
 
 	(void)state;
@@ -1359,6 +1381,7 @@ static const char *const all_names[] = {"APP_NAME",
                                         "EMAIL_VERIFY_EXPIRE_HOURS",
                                         "PASSWORD_RESET_EXPIRE_MINUTES",
                                         "REQUIRE_EMAIL_VERIFICATION",
+                                        "REGISTER_SILENT",
                                         "FRONTEND_URL",
                                         "SMTP_HOST",
                                         "SMTP_PORT",
@@ -1374,6 +1397,11 @@ static const char *const all_names[] = {"APP_NAME",
                                         "TRUSTED_PROXIES",
                                         "RATE_LIMIT_LOGIN_PER_MINUTE",
                                         "RATE_LIMIT_IP_PER_MINUTE",
+                                        "RATE_LIMIT_ACCOUNT_PER_HOUR",
+                                        "HTTP_HEADER_TIMEOUT_SECONDS",
+                                        "HTTP_BODY_TIMEOUT_SECONDS",
+                                        "HTTP_MAX_CONNECTIONS",
+                                        "HTTP_MAX_CONNECTIONS_PER_IP",
                                         "SHUTDOWN_TIMEOUT_SECONDS",
                                         "ENV_FILE"};
 

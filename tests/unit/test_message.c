@@ -225,7 +225,12 @@ static void test_render_builtin(void **state)
 	assert_string_equal(m.subject, "Your Acme Auth password was changed");
 	assert_non_null(strstr(m.text, "eve@example.com"));
 	mail_content_free(&m);
+	mail_render(NULL, MAIL_ACCOUNT_EXISTS, &VARS, &m);
+	assert_string_equal(m.subject, "Sign-up attempt with your Acme Auth email address");
+	assert_non_null(strstr(m.text, "eve@example.com"));
+	mail_content_free(&m);
 	assert_string_equal(mail_kind_name(MAIL_PASSWORD_RESET), "password_reset");
+	assert_string_equal(mail_kind_name(MAIL_ACCOUNT_EXISTS), "account_exists");
 }
 
 static void test_render_overrides(void **state)
