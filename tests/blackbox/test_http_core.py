@@ -193,6 +193,20 @@ def test_cors_preflight_from_disallowed_origin_is_400(srv):
     assert "Access-Control-Allow-Methods" not in r.headers
 
 
+def test_cors_wildcard_is_never_paired_with_credentials(server_factory):
+    srv = server_factory(env={"CORS_ORIGINS": "*"})  # refused in production, allowed here
+    r = raw_request(srv.port, "GET", "/api/v1/health", headers={"Origin": "http://any.example"})
+    assert _all(r, "Access-Control-Allow-Origin") == ["*"], r.headers
+    assert _all(r, "Access-Control-Allow-Credentials") == [], r.headers
+    r = raw_request(srv.port, "OPTIONS", "/api/v1/auth/login", headers={
+        "Origin": "http://any.example",
+        "Access-Control-Request-Method": "POST",
+    })
+    assert r.status in (200, 204), r
+    assert _all(r, "Access-Control-Allow-Origin") == ["*"], r.headers
+    assert _all(r, "Access-Control-Allow-Credentials") == [], r.headers
+
+
 def test_no_cors_headers_without_configured_origins(server_factory):
     srv = server_factory()  # CORS_ORIGINS unset: nothing is allowed
     r = requests.get(srv.url("/api/v1/health"), headers={"Origin": "http://localhost:3000"})
