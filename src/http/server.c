@@ -20,14 +20,17 @@
  * CORS) are added in one place, respond(), so no handler can forget them.
  *
  * Slow clients.  libmicrohttpd closes a connection after CONNECTION_TIMEOUT
- * seconds without a byte; a body must be complete within
+ * seconds without a byte.  A body must be complete within
  * HTTP_BODY_TIMEOUT_SECONDS of its headers, else the connection is closed
- * (logged as 408).  Request line + headers must be complete
- * within HTTP_HEADER_TIMEOUT_SECONDS of the connection opening or of the previous response: every
- * connection has a struct conn_watch (its libmicrohttpd socket context) on a list that the reaper
- * thread scans twice a second, shutting down the socket of one over the deadline.  The watch leaves
- * the list in the CLOSED notification, which libmicrohttpd sends before it closes the descriptor,
- * so the reaper (holding the list lock) never touches a descriptor that was reused.
+ * (logged as 408).  Request line + headers must be complete within
+ * HTTP_HEADER_TIMEOUT_SECONDS of the connection opening or of the previous
+ * response: every connection has a struct conn_watch (its libmicrohttpd
+ * socket context) on a list that the reaper thread scans twice a second,
+ * shutting down the socket of one over the deadline.  The watch leaves the
+ * list in the CLOSED notification, which libmicrohttpd sends after the
+ * last request's completion callback and before it closes the descriptor,
+ * so neither the reaper (holding the list lock) nor on_completed touches a
+ * freed watch or a reused descriptor.
  */
 #include "http/server.h"
 
