@@ -1,6 +1,7 @@
 /*
- * test_store_pg.c - the store contract on a real PostgreSQL server: every
- * operation (the same cases as test_store.c on SQLite), conflicts and
+ * test_store_pg.c - the store on a real PostgreSQL server: the shared
+ * contract (store_contract.c, also run on SQLite by test_store.c), the
+ * remaining operations with PostgreSQL-specific checks, conflicts and
  * foreign keys, the refresh-spend race between two connections, the outbox
  * claim with SKIP LOCKED, the pool (overflow, timeout = the 503 path), the
  * migration runner (up / down / status, a failing step, the advisory lock
@@ -44,9 +45,8 @@
 #include "store/backend.h"
 #include "store/migrations.h"
 #include "store/store.h"
+#include "store_contract.h"
 #include "url.h"
-
-#define NOW 1800000000LL
 
 /* ---- throwaway clusters ---- */
 
@@ -392,11 +392,16 @@ static const char *own_db_url(void)
 /* ---- the per-test fixture ---- */
 
 struct fx {
+	struct contract_fx k; /* first: what the contract tests see */
 	struct config cfg;
 	bool cfg_set;
-	struct store *st;
-	struct store_conn *c;
 };
+
+int64_t contract_scalar(void **state, const char *sql)
+{
+	(void)state;
+	return raw_scalar(sql);
+}
 
 static void fx_config(struct fx *f, const char *url, int pool_size, int overflow, int timeout)
 {
@@ -424,9 +429,9 @@ static struct fx *fx_new(void)
 
 static void fx_free(struct fx *f)
 {
-	if (f->c)
-		store_release(f->st, f->c);
-	store_close(f->st);
+	if (f->k.c)
+		store_release(f->k.st, f->k.c);
+	store_close(f->k.st);
 	if (f->cfg_set)
 		db_url_free(&f->cfg.db);
 	free(f);
@@ -441,11 +446,11 @@ static void fx_open(struct fx *f)
 {
 	char err[512];
 
-	f->st = store_open(&f->cfg, err, sizeof(err));
-	if (!f->st)
+	f->k.st = store_open(&f->cfg, err, sizeof(err));
+	if (!f->k.st)
 		fail_msg("store_open: %s", err);
-	f->c = store_acquire(f->st);
-	assert_non_null(f->c);
+	f->k.c = store_acquire(f->k.st);
+	assert_non_null(f->k.c);
 }
 
 /* Fresh schema, migrated. */
@@ -457,7 +462,7 @@ static int setup(void **state)
 	reset_schema(G.db_url);
 	fx_config(f, G.db_url, 2, 2, 2);
 	fx_open(f);
-	assert_int_equal(store_migrate_up(f->c, &applied, NULL), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, &applied, NULL), STORE_OK);
 	assert_int_equal(applied, 1);
 	*state = f;
 	return 0;
@@ -482,110 +487,6 @@ static int teardown(void **state)
 }
 
 /* ---- record helpers ---- */
-
-static void mkid(char out[STORE_ID_LEN], int n)
-{
-	snprintf(out, STORE_ID_LEN, "00000000-0000-4000-8000-%012d", n);
-}
-
-static void mkhash(char out[STORE_TOKHASH_LEN], int n)
-{
-	snprintf(out, STORE_TOKHASH_LEN, "%064x", (unsigned)n);
-}
-
-static struct user mkuser(int n, const char *email, int64_t created)
-{
-	struct user u;
-
-	memset(&u, 0, sizeof(u));
-	mkid(u.id, n);
-	snprintf(u.email, sizeof(u.email), "%s", email);
-	snprintf(u.password_hash, sizeof(u.password_hash),
-	         "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY%02d", n % 100);
-	snprintf(u.full_name, sizeof(u.full_name), "User %d", n);
-	u.has_full_name = true;
-	u.is_active = true;
-	snprintf(u.roles, sizeof(u.roles), "user");
-	u.created_at = created;
-	u.updated_at = created;
-	return u;
-}
-
-static struct user add_user(struct store_conn *c, int n, const char *email)
-{
-	struct user u = mkuser(n, email, NOW + n);
-
-	assert_int_equal(store_user_insert(c, &u), STORE_OK);
-	return u;
-}
-
-static struct session mksession(int n, const char *user_id, int64_t created, int64_t expires)
-{
-	struct session s;
-
-	memset(&s, 0, sizeof(s));
-	mkid(s.id, 1000 + n);
-	snprintf(s.user_id, sizeof(s.user_id), "%s", user_id);
-	snprintf(s.user_agent, sizeof(s.user_agent), "agent/%d", n);
-	snprintf(s.ip, sizeof(s.ip), "192.0.2.%d", n);
-	s.created_at = created;
-	s.last_used_at = created;
-	s.expires_at = expires;
-	return s;
-}
-
-static struct refresh_token mkrefresh(int n, const struct session *s, const char *parent)
-{
-	struct refresh_token t;
-
-	memset(&t, 0, sizeof(t));
-	mkhash(t.token_hash, n);
-	snprintf(t.session_id, sizeof(t.session_id), "%s", s->id);
-	snprintf(t.user_id, sizeof(t.user_id), "%s", s->user_id);
-	snprintf(t.parent_hash, sizeof(t.parent_hash), "%s", parent ? parent : "");
-	t.issued_at = NOW;
-	t.expires_at = NOW + 86400;
-	return t;
-}
-
-static void assert_user_equal(const struct user *a, const struct user *b)
-{
-	assert_string_equal(a->id, b->id);
-	assert_string_equal(a->email, b->email);
-	assert_string_equal(a->password_hash, b->password_hash);
-	assert_int_equal(a->has_full_name, b->has_full_name);
-	assert_string_equal(a->full_name, b->full_name);
-	assert_int_equal(a->is_active, b->is_active);
-	assert_int_equal(a->is_verified, b->is_verified);
-	assert_string_equal(a->roles, b->roles);
-	assert_int_equal(a->created_at, b->created_at);
-	assert_int_equal(a->updated_at, b->updated_at);
-	assert_int_equal(a->password_changed_at, b->password_changed_at);
-}
-
-static void assert_session_equal(const struct session *a, const struct session *b)
-{
-	assert_string_equal(a->id, b->id);
-	assert_string_equal(a->user_id, b->user_id);
-	assert_string_equal(a->user_agent, b->user_agent);
-	assert_string_equal(a->ip, b->ip);
-	assert_int_equal(a->created_at, b->created_at);
-	assert_int_equal(a->last_used_at, b->last_used_at);
-	assert_int_equal(a->expires_at, b->expires_at);
-	assert_int_equal(a->revoked_at, b->revoked_at);
-}
-
-static void assert_refresh_equal(const struct refresh_token *a, const struct refresh_token *b)
-{
-	assert_string_equal(a->token_hash, b->token_hash);
-	assert_string_equal(a->session_id, b->session_id);
-	assert_string_equal(a->user_id, b->user_id);
-	assert_string_equal(a->parent_hash, b->parent_hash);
-	assert_int_equal(a->issued_at, b->issued_at);
-	assert_int_equal(a->expires_at, b->expires_at);
-	assert_int_equal(a->spent_at, b->spent_at);
-	assert_string_equal(a->replaced_by, b->replaced_by);
-}
 
 /* Backends of our store on the test database, as the server sees them. */
 static int64_t our_backends(const char *url, const char *db)
@@ -613,13 +514,13 @@ static void test_open_kind_and_stats(void **state)
 	struct fx *f = *state;
 	struct store_pool_stats ps;
 
-	assert_string_equal(store_kind(f->st), "postgresql");
-	store_pool_stats(f->st, &ps);
+	assert_string_equal(store_kind(f->k.st), "postgresql");
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 2);
 	assert_int_equal(ps.in_use, 1);
 	assert_int_equal(ps.idle, 1);
 	assert_int_equal(ps.waiting, 0);
-	assert_int_equal(store_ping(f->c), STORE_OK);
+	assert_int_equal(store_ping(f->k.c), STORE_OK);
 	/* Both persistent connections are open on the server, with our name. */
 	wait_backends(G.admin_url, G.db_name, 2);
 }
@@ -639,7 +540,7 @@ static void test_open_url_forms(void **state)
 		         strchr(base, '?') ? "&" : "?");
 		fx_config(f, url, 1, 0, 2);
 		fx_open(f);
-		assert_int_equal(store_ping(f->c), STORE_OK);
+		assert_int_equal(store_ping(f->k.c), STORE_OK);
 		fx_free(f);
 	}
 }
@@ -722,27 +623,27 @@ static void test_pool_overflow_and_timeout(void **state)
 	reset_schema(G.db_url);
 	fx_config(f, G.db_url, 2, 2, 1); /* 2 persistent + 2 overflow, 1 s timeout */
 	fx_open(f);
-	store_release(f->st, f->c);
-	f->c = NULL;
-	store_pool_stats(f->st, &ps);
+	store_release(f->k.st, f->k.c);
+	f->k.c = NULL;
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 2);
 	assert_int_equal(ps.idle, 2);
 
 	for (int i = 0; i < 4; i++) {
-		c[i] = store_acquire(f->st);
+		c[i] = store_acquire(f->k.st);
 		assert_non_null(c[i]);
 		assert_int_equal(store_ping(c[i]), STORE_OK);
 		for (int j = 0; j < i; j++)
 			assert_ptr_not_equal(c[i], c[j]);
 	}
-	store_pool_stats(f->st, &ps);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 4);
 	assert_int_equal(ps.in_use, 4);
 	wait_backends(G.admin_url, G.db_name, 4);
 
 	/* Pool and overflow exhausted: NULL after DATABASE_POOL_TIMEOUT (the 503 path). */
 	t0 = mono_now();
-	c[4] = store_acquire(f->st);
+	c[4] = store_acquire(f->k.st);
 	dt = mono_now() - t0;
 	assert_null(c[4]);
 	assert_true(dt >= 0.9);
@@ -750,17 +651,17 @@ static void test_pool_overflow_and_timeout(void **state)
 
 	/* Released overflow connections stay for reuse under sustained load ... */
 	for (int i = 0; i < 4; i++)
-		store_release(f->st, c[i]);
-	store_pool_stats(f->st, &ps);
+		store_release(f->k.st, c[i]);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 4);
 	assert_int_equal(ps.idle, 4);
-	c[0] = store_acquire(f->st);
-	store_release(f->st, c[0]);
-	store_pool_stats(f->st, &ps);
+	c[0] = store_acquire(f->k.st);
+	store_release(f->k.st, c[0]);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 4);
 	/* ... and are closed once idle (0 s here; 30 s on release in service). */
-	store_pool_trim(f->st, 0);
-	store_pool_stats(f->st, &ps);
+	store_pool_trim(f->k.st, 0);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 2);
 	assert_int_equal(ps.idle, 2);
 	assert_int_equal(ps.in_use, 0);
@@ -776,7 +677,7 @@ static void test_pool_min_size(void **state)
 	(void)state;
 	fx_config(f, G.db_url, 0, 0, 1);
 	fx_open(f);
-	store_pool_stats(f->st, &ps);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 1);
 	fx_free(f);
 }
@@ -809,345 +710,48 @@ static void test_pool_waiter_gets_released_conn(void **state)
 	(void)state;
 	fx_config(f, G.db_url, 2, 0, 10);
 	fx_open(f);
-	w.st = f->st;
-	b = store_acquire(f->st);
+	w.st = f->k.st;
+	b = store_acquire(f->k.st);
 	assert_non_null(b);
 	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
 	for (i = 0; i < 500; i++) {
-		store_pool_stats(f->st, &ps);
+		store_pool_stats(f->k.st, &ps);
 		if (ps.waiting == 1)
 			break;
 		usleep(10000);
 	}
 	assert_int_equal(ps.waiting, 1);
-	store_release(f->st, b);
+	store_release(f->k.st, b);
 	pthread_join(th, NULL);
 	assert_ptr_equal(w.got, b);
 	assert_true(w.waited < 5.0);
-	store_release(f->st, w.got);
+	store_release(f->k.st, w.got);
 	fx_free(f);
 }
 
 /* ---- transactions ---- */
 
-static void test_transactions(void **state)
-{
-	struct fx *f = *state;
-	struct user u = mkuser(1, "tx@example.org", NOW), got;
-	struct store_conn *c2;
-
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_begin(f->c), STORE_ERROR); /* not nested */
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
-	c2 = store_acquire(f->st);
-	assert_non_null(c2);
-	assert_int_equal(store_user_by_id(c2, u.id, &got), STORE_NOT_FOUND); /* not committed */
-	store_rollback(f->c);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_NOT_FOUND);
-
-	assert_int_equal(store_commit(f->c), STORE_ERROR); /* no transaction */
-	store_rollback(f->c);                              /* harmless */
-
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	assert_int_equal(store_commit(f->c), STORE_OK);
-	assert_int_equal(store_user_by_id(c2, u.id, &got), STORE_OK);
-	store_release(f->st, c2);
-}
-
-static void test_release_rolls_back_open_transaction(void **state)
-{
-	struct fx *f = *state;
-	struct user u = mkuser(2, "dangling@example.org", NOW), got;
-	struct store_conn *c2;
-
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	store_release(f->st, f->c);
-	f->c = NULL;
-	c2 = store_acquire(f->st);
-	assert_non_null(c2);
-	assert_int_equal(store_user_by_id(c2, u.id, &got), STORE_NOT_FOUND);
-	assert_int_equal(store_begin(c2), STORE_OK);
-	assert_int_equal(store_commit(c2), STORE_OK);
-	f->c = c2;
-	assert_int_equal(raw_scalar("SELECT count(*) FROM users"), 0);
-}
-
 /* A statement failed inside the transaction: commit reports it, nothing is kept. */
 static void test_commit_after_failed_statement(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "first@example.org");
+	struct user a = add_user(f->k.c, 1, "first@example.org");
 	struct user b = mkuser(2, "second@example.org", NOW), dup = mkuser(3, a.email, NOW), got;
 
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &b), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &dup), STORE_CONFLICT);
-	assert_int_equal(store_commit(f->c), STORE_ERROR);
-	assert_int_equal(store_user_by_id(f->c, b.id, &got), STORE_NOT_FOUND);
-	assert_int_equal(store_ping(f->c), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &b), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &dup), STORE_CONFLICT);
+	assert_int_equal(store_commit(f->k.c), STORE_ERROR);
+	assert_int_equal(store_user_by_id(f->k.c, b.id, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_ping(f->k.c), STORE_OK);
 	/* Rolled back by the caller instead: the connection is fine afterwards too. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &dup), STORE_CONFLICT);
-	store_rollback(f->c);
-	assert_int_equal(store_user_insert(f->c, &b), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &dup), STORE_CONFLICT);
+	store_rollback(f->k.c);
+	assert_int_equal(store_user_insert(f->k.c, &b), STORE_OK);
 }
 
 /* ---- users ---- */
-
-static void test_user_roundtrip(void **state)
-{
-	struct fx *f = *state;
-	struct user u = mkuser(1, "alice@example.org", NOW), got;
-
-	u.is_verified = true;
-	u.password_changed_at = NOW + 5;
-	snprintf(u.roles, sizeof(u.roles), "user,admin");
-	snprintf(u.full_name, sizeof(u.full_name), "Zoë O'Brien \"Ω\" \\ %%s");
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
-	assert_user_equal(&u, &got);
-	memset(&got, 0x55, sizeof(got));
-	assert_int_equal(store_user_by_email(f->c, "alice@example.org", &got), STORE_OK);
-	assert_user_equal(&u, &got);
-
-	u = mkuser(2, "bob@example.org", NOW);
-	u.has_full_name = false;
-	u.full_name[0] = '\0';
-	u.is_active = false;
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
-	assert_false(got.has_full_name);
-	assert_string_equal(got.full_name, "");
-	assert_false(got.is_active);
-	assert_int_equal(got.password_changed_at, 0);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM users WHERE full_name IS NULL "
-	                            "AND password_changed_at IS NULL"),
-	                 1);
-}
-
-static void test_user_conflicts(void **state)
-{
-	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "dup@example.org");
-	struct user b = mkuser(2, "dup@example.org", NOW), got;
-
-	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT);
-	snprintf(b.email, sizeof(b.email), "DUP@Example.org");
-	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT); /* case-insensitive */
-	b = mkuser(1, "other@example.org", NOW);
-	assert_int_equal(store_user_insert(f->c, &b), STORE_CONFLICT); /* same id */
-	assert_int_equal(store_user_by_email(f->c, "other@example.org", &got), STORE_NOT_FOUND);
-
-	b = add_user(f->c, 3, "third@example.org");
-	snprintf(b.email, sizeof(b.email), "%s", a.email);
-	assert_int_equal(store_user_update(f->c, &b), STORE_CONFLICT);
-	assert_int_equal(store_user_by_id(f->c, b.id, &got), STORE_OK);
-	assert_string_equal(got.email, "third@example.org");
-}
-
-static void test_user_not_found(void **state)
-{
-	struct fx *f = *state;
-	struct user u = mkuser(9, "ghost@example.org", NOW), got;
-
-	memset(&got, 0x55, sizeof(got));
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_NOT_FOUND);
-	assert_string_equal(got.id, "");
-	assert_int_equal(store_user_by_email(f->c, u.email, &got), STORE_NOT_FOUND);
-	assert_int_equal(store_user_update(f->c, &u), STORE_NOT_FOUND);
-	assert_int_equal(store_user_delete(f->c, u.id), STORE_NOT_FOUND);
-}
-
-static void test_user_update(void **state)
-{
-	struct fx *f = *state;
-	struct user u = add_user(f->c, 1, "carol@example.org"), got;
-	int64_t created = u.created_at;
-
-	snprintf(u.email, sizeof(u.email), "carol.new@example.org");
-	snprintf(u.password_hash, sizeof(u.password_hash), "$2b$12$newhash");
-	u.has_full_name = false;
-	u.full_name[0] = '\0';
-	u.is_active = false;
-	u.is_verified = true;
-	snprintf(u.roles, sizeof(u.roles), "user,admin");
-	u.created_at = 1; /* not mutable: ignored */
-	u.updated_at = NOW + 100;
-	u.password_changed_at = NOW + 100;
-	assert_int_equal(store_user_update(f->c, &u), STORE_OK);
-
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
-	assert_string_equal(got.email, "carol.new@example.org");
-	assert_string_equal(got.password_hash, "$2b$12$newhash");
-	assert_false(got.has_full_name);
-	assert_false(got.is_active);
-	assert_true(got.is_verified);
-	assert_string_equal(got.roles, "user,admin");
-	assert_int_equal(got.created_at, created);
-	assert_int_equal(got.updated_at, NOW + 100);
-	assert_int_equal(got.password_changed_at, NOW + 100);
-	assert_int_equal(store_user_by_email(f->c, "carol@example.org", &got), STORE_NOT_FOUND);
-}
-
-static void test_user_delete_cascades(void **state)
-{
-	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "gone@example.org");
-	struct user b = add_user(f->c, 2, "stays@example.org"), ugot;
-	struct session sa = mksession(1, a.id, NOW, NOW + 1000);
-	struct session sb = mksession(2, b.id, NOW, NOW + 1000), sgot;
-	struct refresh_token ta = mkrefresh(1, &sa, NULL), tb = mkrefresh(2, &sb, NULL), tgot;
-	struct onetime_token oa = {.created_at = NOW, .expires_at = NOW + 100};
-	char uid[STORE_ID_LEN];
-
-	assert_int_equal(store_session_insert(f->c, &sa), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &sb), STORE_OK);
-	assert_int_equal(store_refresh_insert(f->c, &ta), STORE_OK);
-	assert_int_equal(store_refresh_insert(f->c, &tb), STORE_OK);
-	mkhash(oa.token_hash, 77);
-	snprintf(oa.user_id, sizeof(oa.user_id), "%s", a.id);
-	snprintf(oa.purpose, sizeof(oa.purpose), ONETIME_PASSWORD_RESET);
-	assert_int_equal(store_onetime_insert(f->c, &oa), STORE_OK);
-	assert_int_equal(store_audit(f->c, "login_ok", a.id, "192.0.2.1", "ua", NULL, NOW),
-	                 STORE_OK);
-
-	assert_int_equal(store_user_delete(f->c, a.id), STORE_OK);
-	assert_int_equal(store_user_by_id(f->c, a.id, &ugot), STORE_NOT_FOUND);
-	assert_int_equal(store_session_by_id(f->c, sa.id, &sgot), STORE_NOT_FOUND);
-	assert_int_equal(store_refresh_by_hash(f->c, ta.token_hash, &tgot), STORE_NOT_FOUND);
-	assert_int_equal(
-	        store_onetime_consume(f->c, oa.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
-	        STORE_NOT_FOUND);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM one_time_tokens"), 0);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM audit_events "
-	                            "WHERE user_id = '00000000-0000-4000-8000-000000000001'"),
-	                 1);
-	assert_int_equal(store_user_by_id(f->c, b.id, &ugot), STORE_OK);
-	assert_int_equal(store_session_by_id(f->c, sb.id, &sgot), STORE_OK);
-	assert_int_equal(store_refresh_by_hash(f->c, tb.token_hash, &tgot), STORE_OK);
-	assert_int_equal(store_user_delete(f->c, a.id), STORE_NOT_FOUND);
-}
-
-static void test_user_list_paging(void **state)
-{
-	struct fx *f = *state;
-	struct user *v = NULL;
-	size_t n = 99;
-	int64_t total = -1;
-	struct user u;
-
-	u = mkuser(3, "c@example.org", NOW + 10);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	u = mkuser(1, "a@example.org", NOW + 20);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	u = mkuser(5, "e@other.net", NOW + 30);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	u = mkuser(4, "d@example.org.test", NOW + 30);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	u = mkuser(2, "b@other.net", NOW + 40);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-
-	assert_int_equal(store_user_list(f->c, 100, 0, NULL, &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 5);
-	assert_int_equal(total, 5);
-	assert_string_equal(v[0].email, "c@example.org");
-	assert_string_equal(v[1].email, "a@example.org");
-	assert_string_equal(v[2].email, "d@example.org.test");
-	assert_string_equal(v[3].email, "e@other.net");
-	assert_string_equal(v[4].email, "b@other.net");
-	assert_string_equal(v[0].full_name, "User 3");
-	assert_int_equal(v[0].created_at, NOW + 10);
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, 2, 1, NULL, &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 2);
-	assert_int_equal(total, 5);
-	assert_string_equal(v[0].email, "a@example.org");
-	assert_string_equal(v[1].email, "d@example.org.test");
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, 10, 50, NULL, &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(total, 5);
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, 0, 0, NULL, &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(total, 5);
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, 1, 1, "EXAMPLE.ORG", &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(total, 3);
-	assert_string_equal(v[0].email, "a@example.org");
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, 10, 0, "nobody", &v, &n, &total), STORE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(total, 0);
-	free(v);
-
-	assert_int_equal(store_user_list(f->c, -1, 0, NULL, &v, &n, &total), STORE_ERROR);
-	assert_int_equal(store_user_list(f->c, 1, -1, NULL, &v, &n, &total), STORE_ERROR);
-}
-
-static int list_count(struct store_conn *c, const char *filter, char first[STORE_EMAIL_LEN])
-{
-	struct user *v = NULL;
-	size_t n = 0;
-	int64_t total = -1;
-
-	assert_int_equal(store_user_list(c, 100, 0, filter, &v, &n, &total), STORE_OK);
-	assert_int_equal((int64_t)n, total);
-	if (first)
-		snprintf(first, STORE_EMAIL_LEN, "%s", n ? v[0].email : "");
-	free(v);
-	return (int)n;
-}
-
-static void test_user_list_escapes_like_wildcards(void **state)
-{
-	struct fx *f = *state;
-	char first[STORE_EMAIL_LEN];
-
-	add_user(f->c, 1, "a_b@x.io");
-	add_user(f->c, 2, "axb@x.io");
-	add_user(f->c, 3, "p%q@x.io");
-	add_user(f->c, 4, "pzzq@x.io");
-	add_user(f->c, 5, "s\\t@x.io");
-	add_user(f->c, 6, "st@x.io");
-
-	assert_int_equal(list_count(f->c, "", NULL), 6);
-	assert_int_equal(list_count(f->c, "_", first), 1);
-	assert_string_equal(first, "a_b@x.io");
-	assert_int_equal(list_count(f->c, "A_B", first), 1);
-	assert_string_equal(first, "a_b@x.io");
-	assert_int_equal(list_count(f->c, "%", first), 1);
-	assert_string_equal(first, "p%q@x.io");
-	assert_int_equal(list_count(f->c, "p%q", NULL), 1);
-	assert_int_equal(list_count(f->c, "\\", first), 1);
-	assert_string_equal(first, "s\\t@x.io");
-	assert_int_equal(list_count(f->c, "s\\t", NULL), 1);
-	assert_int_equal(list_count(f->c, "st@", first), 1);
-	assert_string_equal(first, "st@x.io");
-	assert_int_equal(list_count(f->c, "'", NULL), 0);
-	assert_int_equal(list_count(f->c, "@X.IO", NULL), 6);
-}
-
-static void test_user_list_inside_transaction(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	add_user(f->c, 1, "in-tx@example.org");
-	assert_int_equal(list_count(f->c, "in-tx", NULL), 1); /* sees its own write */
-	store_rollback(f->c);
-	assert_int_equal(list_count(f->c, "in-tx", NULL), 0);
-}
 
 static void test_overlong_value_is_an_error(void **state)
 {
@@ -1168,8 +772,8 @@ static void test_overlong_value_is_an_error(void **state)
 	         longmail);
 	raw_exec(sql);
 
-	assert_int_equal(store_user_by_id(f->c, "long-one", &got), STORE_ERROR);
-	assert_int_equal(store_user_list(f->c, 10, 0, NULL, &v, &n, &total), STORE_ERROR);
+	assert_int_equal(store_user_by_id(f->k.c, "long-one", &got), STORE_ERROR);
+	assert_int_equal(store_user_list(f->k.c, 10, 0, NULL, &v, &n, &total), STORE_ERROR);
 	assert_null(v);
 	assert_int_equal(n, 0);
 	assert_int_equal(total, 0);
@@ -1177,37 +781,21 @@ static void test_overlong_value_is_an_error(void **state)
 	longmail[STORE_EMAIL_LEN - 1] = '\0';
 	snprintf(sql, sizeof(sql), "UPDATE users SET email = '%s' WHERE id = 'long-one'", longmail);
 	raw_exec(sql);
-	assert_int_equal(store_user_by_id(f->c, "long-one", &got), STORE_OK);
+	assert_int_equal(store_user_by_id(f->k.c, "long-one", &got), STORE_OK);
 	assert_int_equal(strlen(got.email), STORE_EMAIL_LEN - 1);
 
 	/* Writing a value longer than the column: an error, never a truncation. */
 	got = mkuser(8, "y@example.org", NOW);
 	memset(got.full_name, 'n', sizeof(got.full_name) - 1);
 	got.full_name[sizeof(got.full_name) - 1] = '\0'; /* 255 bytes: fits VARCHAR(255) */
-	assert_int_equal(store_user_insert(f->c, &got), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &got), STORE_OK);
 	raw_exec("ALTER TABLE users ALTER COLUMN full_name TYPE VARCHAR(10) "
 	         "USING left(full_name, 10)");
 	got = mkuser(9, "z@example.org", NOW);
 	snprintf(got.full_name, sizeof(got.full_name), "eleven char");
-	assert_int_equal(store_user_insert(f->c, &got), STORE_ERROR);
+	assert_int_equal(store_user_insert(f->k.c, &got), STORE_ERROR);
 	snprintf(got.full_name, sizeof(got.full_name), "ten chars!");
-	assert_int_equal(store_user_insert(f->c, &got), STORE_OK);
-}
-
-static void test_missing_arguments(void **state)
-{
-	struct fx *f = *state;
-	struct user u;
-	char uid[STORE_ID_LEN];
-
-	assert_int_equal(store_user_by_id(f->c, NULL, &u), STORE_ERROR);
-	assert_int_equal(store_user_by_id(NULL, "x", &u), STORE_ERROR);
-	assert_int_equal(store_user_insert(f->c, NULL), STORE_ERROR);
-	assert_int_equal(store_onetime_consume(f->c, NULL, "p", NOW, uid), STORE_ERROR);
-	assert_int_equal(store_ping(NULL), STORE_ERROR);
-	assert_null(store_acquire(NULL));
-	store_release(f->st, NULL);
-	outbox_msg_free(NULL);
+	assert_int_equal(store_user_insert(f->k.c, &got), STORE_OK);
 }
 
 /* ---- sessions ---- */
@@ -1215,8 +803,8 @@ static void test_missing_arguments(void **state)
 static void test_sessions(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "s@example.org");
-	struct user b = add_user(f->c, 2, "t@example.org");
+	struct user a = add_user(f->k.c, 1, "s@example.org");
+	struct user b = add_user(f->k.c, 2, "t@example.org");
 	struct session s1 = mksession(1, a.id, NOW, NOW + 1000);
 	struct session s2 = mksession(2, a.id, NOW + 10, NOW + 1000);
 	struct session s3 = mksession(3, a.id, NOW - 2000, NOW); /* expired at NOW */
@@ -1226,46 +814,47 @@ static void test_sessions(void **state)
 	size_t n = 0;
 
 	s4.revoked_at = NOW + 21;
-	assert_int_equal(store_session_insert(f->c, &s1), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &s2), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &s3), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &s4), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &s5), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s1), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s2), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s3), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s4), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s5), STORE_OK);
 	dup = s1;
-	assert_int_equal(store_session_insert(f->c, &dup), STORE_CONFLICT);
+	assert_int_equal(store_session_insert(f->k.c, &dup), STORE_CONFLICT);
 
-	assert_int_equal(store_session_by_id(f->c, s1.id, &got), STORE_OK);
+	assert_int_equal(store_session_by_id(f->k.c, s1.id, &got), STORE_OK);
 	assert_session_equal(&got, &s1);
-	assert_int_equal(store_session_by_id(f->c, s4.id, &got), STORE_OK);
+	assert_int_equal(store_session_by_id(f->k.c, s4.id, &got), STORE_OK);
 	assert_session_equal(&got, &s4);
 	mkid(dup.id, 4242);
-	assert_int_equal(store_session_by_id(f->c, dup.id, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_session_by_id(f->k.c, dup.id, &got), STORE_NOT_FOUND);
 
 	/* Active: not revoked, not expired; newest first. */
-	assert_int_equal(store_session_list_active(f->c, a.id, NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, a.id, NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, s2.id);
 	assert_string_equal(v[1].id, s1.id);
 	free(v);
-	assert_int_equal(store_session_list_active(f->c, "nobody", NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, "nobody", NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 0);
 	free(v);
 
-	assert_int_equal(store_session_touch(f->c, s1.id, NOW + 50), STORE_OK);
-	assert_int_equal(store_session_by_id(f->c, s1.id, &got), STORE_OK);
+	assert_int_equal(store_session_touch(f->k.c, s1.id, NOW + 50), STORE_OK);
+	assert_int_equal(store_session_by_id(f->k.c, s1.id, &got), STORE_OK);
 	assert_int_equal(got.last_used_at, NOW + 50);
-	assert_int_equal(store_session_touch(f->c, s4.id, NOW + 50), STORE_NOT_FOUND); /* revoked */
-	assert_int_equal(store_session_touch(f->c, dup.id, NOW), STORE_NOT_FOUND);
+	assert_int_equal(store_session_touch(f->k.c, s4.id, NOW + 50),
+	                 STORE_NOT_FOUND); /* revoked */
+	assert_int_equal(store_session_touch(f->k.c, dup.id, NOW), STORE_NOT_FOUND);
 
 	/* Revoke: owner checked when given; only active ones; NULL owner = any. */
-	assert_int_equal(store_session_revoke(f->c, s1.id, b.id, NOW + 60), STORE_NOT_FOUND);
-	assert_int_equal(store_session_revoke(f->c, s1.id, a.id, NOW + 60), STORE_OK);
-	assert_int_equal(store_session_revoke(f->c, s1.id, a.id, NOW + 61), STORE_NOT_FOUND);
-	assert_int_equal(store_session_by_id(f->c, s1.id, &got), STORE_OK);
+	assert_int_equal(store_session_revoke(f->k.c, s1.id, b.id, NOW + 60), STORE_NOT_FOUND);
+	assert_int_equal(store_session_revoke(f->k.c, s1.id, a.id, NOW + 60), STORE_OK);
+	assert_int_equal(store_session_revoke(f->k.c, s1.id, a.id, NOW + 61), STORE_NOT_FOUND);
+	assert_int_equal(store_session_by_id(f->k.c, s1.id, &got), STORE_OK);
 	assert_int_equal(got.revoked_at, NOW + 60);
-	assert_int_equal(store_session_revoke(f->c, s3.id, a.id, NOW + 60), STORE_NOT_FOUND);
-	assert_int_equal(store_session_revoke(f->c, s2.id, NULL, NOW + 62), STORE_OK);
-	assert_int_equal(store_session_list_active(f->c, a.id, NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_revoke(f->k.c, s3.id, a.id, NOW + 60), STORE_NOT_FOUND);
+	assert_int_equal(store_session_revoke(f->k.c, s2.id, NULL, NOW + 62), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, a.id, NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 0);
 	free(v);
 }
@@ -1273,103 +862,58 @@ static void test_sessions(void **state)
 static void test_session_revoke_all(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "ra@example.org");
-	struct user b = add_user(f->c, 2, "rb@example.org");
+	struct user a = add_user(f->k.c, 1, "ra@example.org");
+	struct user b = add_user(f->k.c, 2, "rb@example.org");
 	struct session s[4], got, *v = NULL;
 	struct session other = mksession(9, b.id, NOW, NOW + 1000);
 	size_t n = 0;
 
 	for (int i = 0; i < 4; i++) {
 		s[i] = mksession(i + 1, a.id, NOW + i, NOW + 1000);
-		assert_int_equal(store_session_insert(f->c, &s[i]), STORE_OK);
+		assert_int_equal(store_session_insert(f->k.c, &s[i]), STORE_OK);
 	}
-	assert_int_equal(store_session_insert(f->c, &other), STORE_OK);
-	assert_int_equal(store_session_revoke(f->c, s[0].id, NULL, NOW + 5), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &other), STORE_OK);
+	assert_int_equal(store_session_revoke(f->k.c, s[0].id, NULL, NOW + 5), STORE_OK);
 
-	assert_int_equal(store_session_revoke_all(f->c, a.id, s[2].id, NOW + 10), STORE_OK);
-	assert_int_equal(store_session_list_active(f->c, a.id, NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_revoke_all(f->k.c, a.id, s[2].id, NOW + 10), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, a.id, NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].id, s[2].id);
 	free(v);
-	assert_int_equal(store_session_revoke_all(f->c, a.id, NULL, NOW + 11), STORE_OK);
-	assert_int_equal(store_session_list_active(f->c, a.id, NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_revoke_all(f->k.c, a.id, NULL, NOW + 11), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, a.id, NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 0);
 	free(v);
-	assert_int_equal(store_session_by_id(f->c, s[0].id, &got), STORE_OK);
+	assert_int_equal(store_session_by_id(f->k.c, s[0].id, &got), STORE_OK);
 	assert_int_equal(got.revoked_at, NOW + 5);
-	assert_int_equal(store_session_by_id(f->c, s[1].id, &got), STORE_OK);
+	assert_int_equal(store_session_by_id(f->k.c, s[1].id, &got), STORE_OK);
 	assert_int_equal(got.revoked_at, NOW + 10);
-	assert_int_equal(store_session_list_active(f->c, b.id, NOW, &v, &n), STORE_OK);
+	assert_int_equal(store_session_list_active(f->k.c, b.id, NOW, &v, &n), STORE_OK);
 	assert_int_equal(n, 1);
 	free(v);
-	assert_int_equal(store_session_revoke_all(f->c, "nobody", NULL, NOW), STORE_OK);
+	assert_int_equal(store_session_revoke_all(f->k.c, "nobody", NULL, NOW), STORE_OK);
 }
 
 static void test_foreign_keys_enforced(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "fk@example.org");
+	struct user a = add_user(f->k.c, 1, "fk@example.org");
 	struct session s = mksession(1, "00000000-0000-4000-8000-999999999999", NOW, NOW + 10);
 	struct session ok = mksession(2, a.id, NOW, NOW + 10);
 	struct refresh_token t;
 
-	assert_int_equal(store_session_insert(f->c, &s), STORE_NOT_FOUND);
-	assert_int_equal(store_session_insert(f->c, &ok), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s), STORE_NOT_FOUND);
+	assert_int_equal(store_session_insert(f->k.c, &ok), STORE_OK);
 	t = mkrefresh(1, &s, NULL);
 	snprintf(t.user_id, sizeof(t.user_id), "%s", a.id);
-	assert_int_equal(store_refresh_insert(f->c, &t), STORE_NOT_FOUND);
+	assert_int_equal(store_refresh_insert(f->k.c, &t), STORE_NOT_FOUND);
 	/* Inside a transaction, as at login with the user deleted meanwhile. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_session_insert(f->c, &s), STORE_NOT_FOUND);
-	store_rollback(f->c);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s), STORE_NOT_FOUND);
+	store_rollback(f->k.c);
 }
 
 /* ---- refresh tokens ---- */
-
-static void test_refresh_tokens(void **state)
-{
-	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "r@example.org");
-	struct session s = mksession(1, a.id, NOW, NOW + 1000);
-	struct refresh_token root = mkrefresh(1, &s, NULL), child, got;
-	char unknown[STORE_TOKHASH_LEN];
-
-	assert_int_equal(store_session_insert(f->c, &s), STORE_OK);
-	assert_int_equal(store_refresh_insert(f->c, &root), STORE_OK);
-	assert_int_equal(store_refresh_insert(f->c, &root), STORE_CONFLICT);
-	child = mkrefresh(2, &s, root.token_hash);
-	assert_int_equal(store_refresh_insert(f->c, &child), STORE_OK);
-
-	memset(&got, 0x55, sizeof(got));
-	assert_int_equal(store_refresh_by_hash(f->c, root.token_hash, &got), STORE_OK);
-	assert_refresh_equal(&got, &root);
-	assert_string_equal(got.parent_hash, "");
-	assert_string_equal(got.replaced_by, "");
-	assert_int_equal(got.spent_at, 0);
-	assert_int_equal(store_refresh_by_hash(f->c, child.token_hash, &got), STORE_OK);
-	assert_string_equal(got.parent_hash, root.token_hash);
-	assert_int_equal(raw_scalar("SELECT min(octet_length(token_hash)) FROM refresh_tokens"),
-	                 64);
-
-	assert_int_equal(store_refresh_spend(f->c, root.token_hash, child.token_hash, NOW + 3),
-	                 STORE_OK);
-	assert_int_equal(store_refresh_by_hash(f->c, root.token_hash, &got), STORE_OK);
-	assert_int_equal(got.spent_at, NOW + 3);
-	assert_string_equal(got.replaced_by, child.token_hash);
-
-	assert_int_equal(store_refresh_spend(f->c, root.token_hash, "other", NOW + 9),
-	                 STORE_CONFLICT);
-	assert_int_equal(store_refresh_by_hash(f->c, root.token_hash, &got), STORE_OK);
-	assert_int_equal(got.spent_at, NOW + 3);
-	assert_string_equal(got.replaced_by, child.token_hash);
-
-	mkhash(unknown, 4242);
-	assert_int_equal(store_refresh_spend(f->c, unknown, NULL, NOW), STORE_NOT_FOUND);
-	assert_int_equal(store_refresh_by_hash(f->c, unknown, &got), STORE_NOT_FOUND);
-	assert_int_equal(store_refresh_spend(f->c, child.token_hash, NULL, NOW + 4), STORE_OK);
-	assert_int_equal(store_refresh_by_hash(f->c, child.token_hash, &got), STORE_OK);
-	assert_string_equal(got.replaced_by, "");
-}
 
 struct racer {
 	struct store_conn *c;
@@ -1402,21 +946,21 @@ static void *racer_main(void *arg)
 static void test_refresh_spend_race(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "race@example.org");
+	struct user a = add_user(f->k.c, 1, "race@example.org");
 	struct session s = mksession(1, a.id, NOW, NOW + 1000);
-	struct store_conn *c2 = store_acquire(f->st);
+	struct store_conn *c2 = store_acquire(f->k.st);
 	pthread_barrier_t bar;
 
 	assert_non_null(c2);
-	assert_int_equal(store_session_insert(f->c, &s), STORE_OK);
+	assert_int_equal(store_session_insert(f->k.c, &s), STORE_OK);
 	assert_int_equal(pthread_barrier_init(&bar, NULL, 2), 0);
 	for (int i = 0; i < 40; i++) {
 		struct refresh_token t = mkrefresh(100 + i, &s, NULL);
-		struct racer r1 = {f->c, t.token_hash, &bar, i % 2 == 0, STORE_ERROR};
+		struct racer r1 = {f->k.c, t.token_hash, &bar, i % 2 == 0, STORE_ERROR};
 		struct racer r2 = {c2, t.token_hash, &bar, i % 4 < 2, STORE_ERROR};
 		pthread_t th1, th2;
 
-		assert_int_equal(store_refresh_insert(f->c, &t), STORE_OK);
+		assert_int_equal(store_refresh_insert(f->k.c, &t), STORE_OK);
 		assert_int_equal(pthread_create(&th1, NULL, racer_main, &r1), 0);
 		assert_int_equal(pthread_create(&th2, NULL, racer_main, &r2), 0);
 		pthread_join(th1, NULL);
@@ -1425,7 +969,7 @@ static void test_refresh_spend_race(void **state)
 		            (r1.rc == STORE_CONFLICT && r2.rc == STORE_OK));
 	}
 	pthread_barrier_destroy(&bar);
-	store_release(f->st, c2);
+	store_release(f->k.st, c2);
 }
 
 /* ---- one-time tokens ---- */
@@ -1433,7 +977,7 @@ static void test_refresh_spend_race(void **state)
 static void test_onetime_tokens(void **state)
 {
 	struct fx *f = *state;
-	struct user a = add_user(f->c, 1, "ot@example.org");
+	struct user a = add_user(f->k.c, 1, "ot@example.org");
 	struct onetime_token t = {.created_at = NOW, .expires_at = NOW + 3600};
 	struct onetime_token e = {.created_at = NOW - 100, .expires_at = NOW};
 	char uid[STORE_ID_LEN];
@@ -1441,54 +985,58 @@ static void test_onetime_tokens(void **state)
 	mkhash(t.token_hash, 1);
 	snprintf(t.user_id, sizeof(t.user_id), "%s", a.id);
 	snprintf(t.purpose, sizeof(t.purpose), ONETIME_VERIFY_EMAIL);
-	assert_int_equal(store_onetime_insert(f->c, &t), STORE_OK);
-	assert_int_equal(store_onetime_insert(f->c, &t), STORE_CONFLICT);
+	assert_int_equal(store_onetime_insert(f->k.c, &t), STORE_OK);
+	assert_int_equal(store_onetime_insert(f->k.c, &t), STORE_CONFLICT);
 
 	assert_int_equal(
-	        store_onetime_consume(f->c, t.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        store_onetime_consume(f->k.c, t.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
 	        STORE_NOT_FOUND);
 	assert_string_equal(uid, "");
-	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-	                 STORE_OK);
+	assert_int_equal(
+	        store_onetime_consume(f->k.c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
+	        STORE_OK);
 	assert_string_equal(uid, a.id);
-	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-	                 STORE_NOT_FOUND);
+	assert_int_equal(
+	        store_onetime_consume(f->k.c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
+	        STORE_NOT_FOUND);
 	assert_int_equal(raw_scalar("SELECT used_at FROM one_time_tokens"), NOW);
 
 	mkhash(e.token_hash, 2);
 	snprintf(e.user_id, sizeof(e.user_id), "%s", a.id);
 	snprintf(e.purpose, sizeof(e.purpose), ONETIME_PASSWORD_RESET);
-	assert_int_equal(store_onetime_insert(f->c, &e), STORE_OK);
+	assert_int_equal(store_onetime_insert(f->k.c, &e), STORE_OK);
 	assert_int_equal(
-	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        store_onetime_consume(f->k.c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
 	        STORE_NOT_FOUND);
 	assert_int_equal(
-	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW - 1, uid),
+	        store_onetime_consume(f->k.c, e.token_hash, ONETIME_PASSWORD_RESET, NOW - 1, uid),
 	        STORE_OK);
 
 	mkhash(e.token_hash, 3);
 	assert_int_equal(
-	        store_onetime_consume(f->c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
+	        store_onetime_consume(f->k.c, e.token_hash, ONETIME_PASSWORD_RESET, NOW, uid),
 	        STORE_NOT_FOUND);
 	snprintf(e.user_id, sizeof(e.user_id), "no-such-user");
-	assert_int_equal(store_onetime_insert(f->c, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_onetime_insert(f->k.c, &e), STORE_NOT_FOUND);
 
 	/* Inside the caller's transaction, and rolled back with it. */
 	mkhash(t.token_hash, 4);
-	assert_int_equal(store_onetime_insert(f->c, &t), STORE_OK);
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-	                 STORE_OK);
-	store_rollback(f->c);
-	assert_int_equal(store_onetime_consume(f->c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
-	                 STORE_OK);
+	assert_int_equal(store_onetime_insert(f->k.c, &t), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(
+	        store_onetime_consume(f->k.c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
+	        STORE_OK);
+	store_rollback(f->k.c);
+	assert_int_equal(
+	        store_onetime_consume(f->k.c, t.token_hash, ONETIME_VERIFY_EMAIL, NOW, uid),
+	        STORE_OK);
 }
 
 static void test_onetime_failed_consume_leaves_token_unused(void **state)
 {
 	struct fx *f = *state;
 	char uid[STORE_ID_LEN];
-	struct user u = add_user(f->c, 1, "keep@example.org"), got;
+	struct user u = add_user(f->k.c, 1, "keep@example.org"), got;
 
 	raw_exec("ALTER TABLE one_time_tokens DROP CONSTRAINT one_time_tokens_user_id_fkey;"
 	         "ALTER TABLE one_time_tokens ALTER COLUMN user_id TYPE TEXT;"
@@ -1496,127 +1044,38 @@ static void test_onetime_failed_consume_leaves_token_unused(void **state)
 	         "expires_at) VALUES ('tok', 'an-id-that-is-much-longer-than-a-uuid-ever-is', "
 	         "'verify_email', 1, 1900000000)");
 
-	assert_int_equal(store_onetime_consume(f->c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
+	assert_int_equal(store_onetime_consume(f->k.c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
 	                 STORE_ERROR);
 	assert_string_equal(uid, "");
 	assert_int_equal(raw_scalar("SELECT used_at IS NULL FROM one_time_tokens"), 1);
 
-	assert_int_equal(store_begin(f->c), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
 	u.is_verified = true;
-	assert_int_equal(store_user_update(f->c, &u), STORE_OK);
-	assert_int_equal(store_onetime_consume(f->c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
+	assert_int_equal(store_user_update(f->k.c, &u), STORE_OK);
+	assert_int_equal(store_onetime_consume(f->k.c, "tok", ONETIME_VERIFY_EMAIL, NOW, uid),
 	                 STORE_ERROR);
-	assert_int_equal(store_commit(f->c), STORE_OK); /* the rest of the transaction stands */
+	assert_int_equal(store_commit(f->k.c), STORE_OK); /* the rest of the transaction stands */
 	assert_int_equal(raw_scalar("SELECT used_at IS NULL FROM one_time_tokens"), 1);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
 	assert_true(got.is_verified);
 }
 
 /* ---- outbox ---- */
 
-static void test_outbox_lifecycle(void **state)
-{
-	struct fx *f = *state;
-	struct outbox_msg m = {0}, m2 = {0};
-	int64_t pending = -1, id1, id2;
-
-	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
-	assert_int_equal(pending, 0);
-	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m), STORE_NOT_FOUND);
-
-	assert_int_equal(store_outbox_add(f->c, "one@example.org", "Subject 1", "text 1",
-	                                  "<p>html 1</p>", NOW),
-	                 STORE_OK);
-	assert_int_equal(
-	        store_outbox_add(f->c, "two@example.org", "Subject 2", "text 2", NULL, NOW + 1),
-	        STORE_OK);
-	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
-	assert_int_equal(pending, 2);
-
-	assert_int_equal(store_outbox_claim(f->c, NOW - 1, NOW + 60, &m), STORE_NOT_FOUND);
-
-	assert_int_equal(store_outbox_claim(f->c, NOW + 1, NOW + 60, &m), STORE_OK);
-	assert_string_equal(m.recipient, "one@example.org");
-	assert_string_equal(m.subject, "Subject 1");
-	assert_string_equal(m.body_text, "text 1");
-	assert_string_equal(m.body_html, "<p>html 1</p>");
-	assert_int_equal(m.created_at, NOW);
-	assert_int_equal(m.attempts, 0);
-	id1 = m.id;
-	outbox_msg_free(&m);
-	assert_null(m.recipient);
-
-	assert_int_equal(store_outbox_claim(f->c, NOW + 1, NOW + 60, &m2), STORE_OK);
-	assert_string_equal(m2.recipient, "two@example.org");
-	assert_null(m2.body_html);
-	id2 = m2.id;
-	assert_true(id2 > id1);
-	outbox_msg_free(&m2);
-	assert_int_equal(store_outbox_claim(f->c, NOW + 2, NOW + 60, &m), STORE_NOT_FOUND);
-
-	assert_int_equal(store_outbox_claim(f->c, NOW + 61, NOW + 120, &m), STORE_OK);
-	assert_int_equal(m.id, id1);
-	outbox_msg_free(&m);
-
-	assert_int_equal(store_outbox_sent(f->c, id1, NOW + 62), STORE_OK);
-	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
-	assert_int_equal(pending, 1);
-
-	assert_int_equal(
-	        store_outbox_failed(f->c, id2, "421 try later", NOW + 300, false, NOW + 63),
-	        STORE_OK);
-	assert_int_equal(raw_scalar("SELECT claimed_until IS NULL AND failed_at IS NULL "
-	                            "AND last_error = '421 try later' FROM email_outbox "
-	                            "WHERE id = 2"),
-	                 1);
-	assert_int_equal(store_outbox_claim(f->c, NOW + 299, NOW + 400, &m), STORE_NOT_FOUND);
-	assert_int_equal(store_outbox_claim(f->c, NOW + 300, NOW + 400, &m), STORE_OK);
-	assert_int_equal(m.id, id2);
-	assert_int_equal(m.attempts, 1);
-	outbox_msg_free(&m);
-
-	assert_int_equal(
-	        store_outbox_failed(f->c, id2, "550 no such user", NOW + 999, true, NOW + 301),
-	        STORE_OK);
-	assert_int_equal(store_outbox_pending(f->c, &pending), STORE_OK);
-	assert_int_equal(pending, 0);
-	assert_int_equal(store_outbox_claim(f->c, NOW + 5000, NOW + 6000, &m), STORE_NOT_FOUND);
-	assert_int_equal(raw_scalar("SELECT failed_at FROM email_outbox WHERE id = 2"), NOW + 301);
-	assert_int_equal(raw_scalar("SELECT attempts FROM email_outbox WHERE id = 2"), 2);
-
-	assert_int_equal(store_outbox_sent(f->c, 999, NOW), STORE_NOT_FOUND);
-	assert_int_equal(store_outbox_failed(f->c, 999, "x", NOW, false, NOW), STORE_NOT_FOUND);
-}
-
-static void test_outbox_claim_inside_transaction(void **state)
-{
-	struct fx *f = *state;
-	struct outbox_msg m = {0};
-
-	assert_int_equal(store_outbox_add(f->c, "x@example.org", "s", "t", NULL, NOW), STORE_OK);
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m), STORE_OK);
-	outbox_msg_free(&m);
-	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m), STORE_NOT_FOUND);
-	store_rollback(f->c);
-	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m), STORE_OK);
-	outbox_msg_free(&m);
-}
-
 /* A claim in progress (row locked) is skipped by another connection, without waiting. */
 static void test_outbox_claim_skip_locked(void **state)
 {
 	struct fx *f = *state;
-	struct store_conn *c2 = store_acquire(f->st);
+	struct store_conn *c2 = store_acquire(f->k.st);
 	struct outbox_msg m1 = {0}, m2 = {0};
 	double t0;
 
 	assert_non_null(c2);
-	assert_int_equal(store_outbox_add(f->c, "a@example.org", "s", "t", NULL, NOW), STORE_OK);
-	assert_int_equal(store_outbox_add(f->c, "b@example.org", "s", "t", NULL, NOW), STORE_OK);
+	assert_int_equal(store_outbox_add(f->k.c, "a@example.org", "s", "t", NULL, NOW), STORE_OK);
+	assert_int_equal(store_outbox_add(f->k.c, "b@example.org", "s", "t", NULL, NOW), STORE_OK);
 
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_outbox_claim(f->c, NOW, NOW + 60, &m1), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_outbox_claim(f->k.c, NOW, NOW + 60, &m1), STORE_OK);
 	t0 = mono_now();
 	assert_int_equal(store_outbox_claim(c2, NOW, NOW + 60, &m2), STORE_OK);
 	assert_true(mono_now() - t0 < 1.0); /* skipped the locked row, did not wait */
@@ -1625,12 +1084,12 @@ static void test_outbox_claim_skip_locked(void **state)
 	outbox_msg_free(&m2);
 	assert_int_equal(store_outbox_claim(c2, NOW, NOW + 60, &m2), STORE_NOT_FOUND);
 
-	store_rollback(f->c); /* the first claim is undone: claimable again */
+	store_rollback(f->k.c); /* the first claim is undone: claimable again */
 	assert_int_equal(store_outbox_claim(c2, NOW, NOW + 60, &m2), STORE_OK);
 	assert_int_equal(m2.id, m1.id);
 	outbox_msg_free(&m1);
 	outbox_msg_free(&m2);
-	store_release(f->st, c2);
+	store_release(f->k.st, c2);
 }
 
 #define CLAIMERS 4
@@ -1674,13 +1133,13 @@ static void test_outbox_concurrent_claims_distinct(void **state)
 	int total = 0;
 
 	for (int i = 0; i < MESSAGES; i++)
-		assert_int_equal(store_outbox_add(f->c, "m@example.org", "s", "t", NULL, NOW),
+		assert_int_equal(store_outbox_add(f->k.c, "m@example.org", "s", "t", NULL, NOW),
 		                 STORE_OK);
 	assert_int_equal(pthread_barrier_init(&bar, NULL, CLAIMERS), 0);
 	for (int i = 0; i < CLAIMERS; i++) {
 		memset(&k[i], 0, sizeof(k[i]));
 		k[i].bar = &bar;
-		k[i].c = i == 0 ? f->c : (extra[i - 1] = store_acquire(f->st));
+		k[i].c = i == 0 ? f->k.c : (extra[i - 1] = store_acquire(f->k.st));
 		assert_non_null(k[i].c);
 		assert_int_equal(pthread_create(&th[i], NULL, claimer_main, &k[i]), 0);
 	}
@@ -1697,32 +1156,11 @@ static void test_outbox_concurrent_claims_distinct(void **state)
 	}
 	assert_int_equal(total, MESSAGES);
 	for (int i = 0; i < CLAIMERS - 1; i++)
-		store_release(f->st, extra[i]);
+		store_release(f->k.st, extra[i]);
 	pthread_barrier_destroy(&bar);
 }
 
 /* ---- audit ---- */
-
-static void test_audit(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(store_audit(f->c, "login_failed", NULL, "198.51.100.7", "curl/8",
-	                             "unknown email", NOW),
-	                 STORE_OK);
-	assert_int_equal(store_audit(f->c, "logout", "some-user", NULL, NULL, NULL, NOW + 1),
-	                 STORE_OK);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM audit_events"), 2);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM audit_events WHERE "
-	                            "event = 'login_failed' AND user_id IS NULL AND "
-	                            "ip = '198.51.100.7' AND user_agent = 'curl/8' AND "
-	                            "detail = 'unknown email' AND created_at = 1800000000"),
-	                 1);
-	assert_int_equal(raw_scalar("SELECT count(*) FROM audit_events WHERE "
-	                            "user_id = 'some-user' AND ip IS NULL AND detail IS NULL"),
-	                 1);
-	assert_int_equal(store_audit(f->c, NULL, NULL, NULL, NULL, NULL, NOW), STORE_ERROR);
-}
 
 /* ---- migrations ---- */
 
@@ -1770,26 +1208,26 @@ static void test_migrations_fresh_status_writes_nothing(void **state)
 	struct capture cap;
 	int current = -1, latest = -1;
 
-	assert_int_equal(store_schema_version(f->c, &current, &latest), STORE_OK);
+	assert_int_equal(store_schema_version(f->k.c, &current, &latest), STORE_OK);
 	assert_int_equal(current, 0);
 	assert_int_equal(latest, 1);
-	assert_int_equal(store_migrate_status(f->c, cap_open(&cap)), STORE_OK);
+	assert_int_equal(store_migrate_status(f->k.c, cap_open(&cap)), STORE_OK);
 	assert_non_null(strstr(cap_text(&cap), "0001 initial_schema  pending"));
 	cap_close(&cap);
 	assert_false(table_exists("schema_migrations"));
 
 	/* Inside an open transaction: no error, and the transaction is still usable. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_schema_version(f->c, &current, &latest), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_schema_version(f->k.c, &current, &latest), STORE_OK);
 	assert_int_equal(current, 0);
-	assert_int_equal(store_ping(f->c), STORE_OK);
-	assert_int_equal(store_commit(f->c), STORE_OK);
+	assert_int_equal(store_ping(f->k.c), STORE_OK);
+	assert_int_equal(store_commit(f->k.c), STORE_OK);
 	assert_false(table_exists("schema_migrations"));
 
 	/* The runner refuses to start inside a transaction. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_migrate_up(f->c, NULL, NULL), STORE_ERROR);
-	store_rollback(f->c);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, NULL, NULL), STORE_ERROR);
+	store_rollback(f->k.c);
 }
 
 static void test_migrations_up_down_status(void **state)
@@ -1799,7 +1237,7 @@ static void test_migrations_up_down_status(void **state)
 	struct user u = mkuser(1, "m@example.org", NOW), got;
 	int applied = -1, current = -1, latest = -1;
 
-	assert_int_equal(store_migrate_up(f->c, &applied, cap_open(&cap)), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, &applied, cap_open(&cap)), STORE_OK);
 	assert_int_equal(applied, 1);
 	assert_non_null(strstr(cap_text(&cap), "applied 0001 initial_schema"));
 	cap_close(&cap);
@@ -1808,37 +1246,37 @@ static void test_migrations_up_down_status(void **state)
 	assert_int_equal(raw_scalar("SELECT count(*) FROM schema_migrations WHERE version = 1 "
 	                            "AND name = 'initial_schema' AND applied_at > 1600000000"),
 	                 1);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &u), STORE_OK);
 
-	assert_int_equal(store_migrate_up(f->c, &applied, cap_open(&cap)), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, &applied, cap_open(&cap)), STORE_OK);
 	assert_int_equal(applied, 0);
 	assert_non_null(strstr(cap_text(&cap), "schema is up to date (version 1)"));
 	cap_close(&cap);
-	assert_int_equal(store_migrate_status(f->c, cap_open(&cap)), STORE_OK);
+	assert_int_equal(store_migrate_status(f->k.c, cap_open(&cap)), STORE_OK);
 	assert_non_null(strstr(cap_text(&cap), "0001 initial_schema  applied 20"));
 	cap_close(&cap);
 
-	assert_int_equal(store_migrate_down(f->c, 2, cap_open(&cap)), STORE_ERROR);
+	assert_int_equal(store_migrate_down(f->k.c, 2, cap_open(&cap)), STORE_ERROR);
 	assert_non_null(strstr(cap_text(&cap), "only 1 applied; nothing was changed"));
 	cap_close(&cap);
 	assert_true(table_exists("users"));
 
-	assert_int_equal(store_migrate_down(f->c, 1, cap_open(&cap)), STORE_OK);
+	assert_int_equal(store_migrate_down(f->k.c, 1, cap_open(&cap)), STORE_OK);
 	assert_non_null(strstr(cap_text(&cap), "rolled back 0001 initial_schema"));
 	cap_close(&cap);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		assert_false(table_exists(tables[i]));
 	assert_int_equal(raw_scalar("SELECT count(*) FROM schema_migrations"), 0);
-	assert_int_equal(store_schema_version(f->c, &current, &latest), STORE_OK);
+	assert_int_equal(store_schema_version(f->k.c, &current, &latest), STORE_OK);
 	assert_int_equal(current, 0);
 	/* No table: a prepared statement fails cleanly. */
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_ERROR);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_ERROR);
 
 	/* Up again; statements prepared before the tables were re-created still work. */
-	assert_int_equal(store_migrate_up(f->c, &applied, NULL), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, &applied, NULL), STORE_OK);
 	assert_int_equal(applied, 1);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &u), STORE_OK);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
 }
 
 static const struct migration step1 = {1,
@@ -1862,18 +1300,18 @@ static void test_migration_failing_step_rolled_back(void **state)
 	struct capture cap;
 	int applied = -1, current = -1, latest = -1;
 
-	assert_int_equal(migrations_up(f->c, list, 2, &applied, cap_open(&cap)), STORE_ERROR);
+	assert_int_equal(migrations_up(f->k.c, list, 2, &applied, cap_open(&cap)), STORE_ERROR);
 	assert_non_null(strstr(cap_text(&cap), "migration 0002 second failed"));
 	cap_close(&cap);
 	assert_int_equal(applied, 1);
 	assert_true(table_exists("m_one"));
 	assert_false(table_exists("m_two"));
 	assert_int_equal(raw_scalar("SELECT count(*) FROM m_one"), 0);
-	assert_int_equal(migrations_version(f->c, list, 2, &current, &latest), STORE_OK);
+	assert_int_equal(migrations_version(f->k.c, list, 2, &current, &latest), STORE_OK);
 	assert_int_equal(current, 1);
 	assert_int_equal(latest, 2);
 	/* The connection is clean afterwards: no transaction, no lock. */
-	assert_int_equal(store_ping(f->c), STORE_OK);
+	assert_int_equal(store_ping(f->k.c), STORE_OK);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
 	                 0);
 }
@@ -1910,7 +1348,7 @@ static void test_migrations_concurrent_runners(void **state)
 	for (int i = 0; i < 4; i++) {
 		memset(&m[i], 0, sizeof(m[i]));
 		m[i].bar = &bar;
-		m[i].c = i == 0 ? f->c : store_acquire(f->st);
+		m[i].c = i == 0 ? f->k.c : store_acquire(f->k.st);
 		assert_non_null(m[i].c);
 	}
 	for (int i = 0; i < 4; i++)
@@ -1924,7 +1362,7 @@ static void test_migrations_concurrent_runners(void **state)
 	assert_int_equal(sum, 1);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM schema_migrations"), 1);
 	for (int i = 1; i < 4; i++)
-		store_release(f->st, m[i].c);
+		store_release(f->k.st, m[i].c);
 	pthread_barrier_destroy(&bar);
 }
 
@@ -1935,9 +1373,9 @@ static void test_migration_lock_excludes(void **state)
 	struct migrator m = {0};
 	pthread_t th;
 
-	m.c = store_acquire(f->st);
+	m.c = store_acquire(f->k.st);
 	assert_non_null(m.c);
-	assert_int_equal(f->c->be->lock_migrations(f->c), STORE_OK);
+	assert_int_equal(f->k.c->be->lock_migrations(f->k.c), STORE_OK);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND granted"),
 	                 1);
@@ -1947,15 +1385,15 @@ static void test_migration_lock_excludes(void **state)
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND NOT granted"),
 	                 1);
-	f->c->be->unlock_migrations(f->c);
+	f->k.c->be->unlock_migrations(f->k.c);
 	pthread_join(th, NULL);
 	assert_int_equal(m.rc, STORE_OK);
 	assert_int_equal(m.applied, 1);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
 	                 0);
-	store_release(f->st, m.c);
+	store_release(f->k.st, m.c);
 	/* The lock holder's connection is back to normal and reusable. */
-	assert_int_equal(store_ping(f->c), STORE_OK);
+	assert_int_equal(store_ping(f->k.c), STORE_OK);
 }
 
 /* ---- connection failures and recovery ---- */
@@ -1999,36 +1437,37 @@ static void terminate_ours(const char *admin_url, const char *db)
 static void test_terminated_connections_recover(void **state)
 {
 	struct fx *f = *state;
-	struct user u = add_user(f->c, 1, "term@example.org"), v = mkuser(2, "v@example.org", NOW);
+	struct user u = add_user(f->k.c, 1, "term@example.org"),
+	            v = mkuser(2, "v@example.org", NOW);
 	struct user got;
 	struct store_conn *c2;
 
 	/* Idle connections, ours and the pooled one: re-opened before the next use. */
 	terminate_ours(G.admin_url, G.db_name);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
-	c2 = store_acquire(f->st);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
+	c2 = store_acquire(f->k.st);
 	assert_non_null(c2);
 	assert_int_equal(store_ping(c2), STORE_OK);
-	store_release(f->st, c2);
+	store_release(f->k.st, c2);
 
 	/* Inside a transaction: the transaction is lost, and said so until rolled back. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &v), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &v), STORE_OK);
 	terminate_ours(G.admin_url, G.db_name);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_UNAVAILABLE);
-	assert_int_equal(store_ping(f->c), STORE_UNAVAILABLE);
-	assert_int_equal(store_commit(f->c), STORE_UNAVAILABLE);
-	store_rollback(f->c);
-	assert_int_equal(store_user_by_id(f->c, v.id, &got), STORE_NOT_FOUND); /* reconnected */
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_UNAVAILABLE);
+	assert_int_equal(store_ping(f->k.c), STORE_UNAVAILABLE);
+	assert_int_equal(store_commit(f->k.c), STORE_UNAVAILABLE);
+	store_rollback(f->k.c);
+	assert_int_equal(store_user_by_id(f->k.c, v.id, &got), STORE_NOT_FOUND); /* reconnected */
 
 	/* Lost inside a transaction and released: the pool drops it, nothing leaks. */
-	assert_int_equal(store_begin(f->c), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
 	terminate_ours(G.admin_url, G.db_name);
-	assert_int_equal(store_user_insert(f->c, &v), STORE_UNAVAILABLE);
-	store_release(f->st, f->c);
-	f->c = store_acquire(f->st);
-	assert_non_null(f->c);
-	assert_int_equal(store_user_insert(f->c, &v), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &v), STORE_UNAVAILABLE);
+	store_release(f->k.st, f->k.c);
+	f->k.c = store_acquire(f->k.st);
+	assert_non_null(f->k.c);
+	assert_int_equal(store_user_insert(f->k.c, &v), STORE_OK);
 }
 
 /* A backend that stops answering (frozen host): bounded by the client deadline. */
@@ -2044,21 +1483,21 @@ static void test_frozen_backend_is_bounded(void **state)
 	reset_schema(url);
 	fx_config(f, url, 1, 0, 2);
 	fx_open(f);
-	assert_int_equal(store_migrate_up(f->c, NULL, NULL), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, NULL, NULL), STORE_OK);
 	n = our_pids(G.own.admin_url, G.db_name, pids, 4);
 	assert_int_equal(n, 1);
 	assert_int_equal(kill(pids[0], SIGSTOP), 0); /* our own cluster's backend */
 	t0 = mono_now();
-	assert_int_equal(store_user_by_id(f->c, "x", &got), STORE_UNAVAILABLE);
+	assert_int_equal(store_user_by_id(f->k.c, "x", &got), STORE_UNAVAILABLE);
 	dt = mono_now() - t0;
 	kill(pids[0], SIGCONT);
 	assert_true(dt >= 14.0);
 	assert_true(dt < 20.0); /* below the default DATABASE_POOL_TIMEOUT of 30 s */
 	/* The frozen connection is not reused: a fresh one serves the next request. */
-	store_release(f->st, f->c);
-	f->c = store_acquire(f->st);
-	assert_non_null(f->c);
-	assert_int_equal(store_user_by_id(f->c, "x", &got), STORE_NOT_FOUND);
+	store_release(f->k.st, f->k.c);
+	f->k.c = store_acquire(f->k.st);
+	assert_non_null(f->k.c);
+	assert_int_equal(store_user_by_id(f->k.c, "x", &got), STORE_NOT_FOUND);
 	fx_free(f);
 }
 
@@ -2082,7 +1521,7 @@ static int outage_setup(void **state)
 	reset_schema(url);
 	fx_config(f, url, 2, 1, 3);
 	fx_open(f);
-	assert_int_equal(store_migrate_up(f->c, &applied, NULL), STORE_OK);
+	assert_int_equal(store_migrate_up(f->k.c, &applied, NULL), STORE_OK);
 	*state = f;
 	return 0;
 }
@@ -2091,14 +1530,14 @@ static int outage_setup(void **state)
 static void test_outage_and_recovery(void **state)
 {
 	struct fx *f = *state;
-	struct user u = add_user(f->c, 1, "outage@example.org"), got;
+	struct user u = add_user(f->k.c, 1, "outage@example.org"), got;
 	struct store_pool_stats ps;
 	struct store_conn *held, *c;
 	struct store *st2;
 	char err[512] = "";
 	double t0;
 
-	held = store_acquire(f->st); /* the second persistent connection */
+	held = store_acquire(f->k.st); /* the second persistent connection */
 	assert_non_null(held);
 	assert_int_equal(store_ping(held), STORE_OK);
 
@@ -2106,22 +1545,22 @@ static void test_outage_and_recovery(void **state)
 
 	/* Operations fail fast with UNAVAILABLE (the 503 path), no hang. */
 	t0 = mono_now();
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_UNAVAILABLE);
-	assert_int_equal(store_ping(f->c), STORE_UNAVAILABLE);
-	assert_int_equal(store_begin(f->c), STORE_UNAVAILABLE);
-	assert_false(f->c->be->in_transaction(f->c));
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_UNAVAILABLE);
+	assert_int_equal(store_ping(f->k.c), STORE_UNAVAILABLE);
+	assert_int_equal(store_begin(f->k.c), STORE_UNAVAILABLE);
+	assert_false(f->k.c->be->in_transaction(f->k.c));
 	assert_true(mono_now() - t0 < 3.0);
 
 	/* Released broken: dropped by the pool; new ones cannot be opened yet. */
-	store_release(f->st, f->c);
-	f->c = NULL;
-	store_pool_stats(f->st, &ps);
+	store_release(f->k.st, f->k.c);
+	f->k.c = NULL;
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 1);
 	t0 = mono_now();
-	c = store_acquire(f->st);
+	c = store_acquire(f->k.st);
 	assert_null(c);
 	assert_true(mono_now() - t0 < 3.0);
-	store_pool_stats(f->st, &ps);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 1);
 
 	/* Opening a store now fails clearly, naming the redacted URL. */
@@ -2133,14 +1572,14 @@ static void test_outage_and_recovery(void **state)
 	cluster_start(&G.own);
 
 	/* Same store, no restart: new connections, and the held one re-opens in place. */
-	f->c = store_acquire(f->st);
-	assert_non_null(f->c);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	f->k.c = store_acquire(f->k.st);
+	assert_non_null(f->k.c);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
 	assert_string_equal(got.email, "outage@example.org");
 	assert_int_equal(store_ping(held), STORE_OK);
 	assert_int_equal(store_user_by_id(held, u.id, &got), STORE_OK);
-	store_release(f->st, held);
-	store_pool_stats(f->st, &ps);
+	store_release(f->k.st, held);
+	store_pool_stats(f->k.st, &ps);
 	assert_int_equal(ps.size, 2);
 	assert_int_equal(ps.idle, 1);
 }
@@ -2151,15 +1590,15 @@ static void test_restart_inside_transaction(void **state)
 	struct fx *f = *state;
 	struct user u = mkuser(1, "half@example.org", NOW), got;
 
-	assert_int_equal(store_begin(f->c), STORE_OK);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_insert(f->k.c, &u), STORE_OK);
 	cluster_stop(&G.own, "fast");
 	cluster_start(&G.own);
-	assert_int_equal(store_audit(f->c, "x", NULL, NULL, NULL, NULL, NOW), STORE_UNAVAILABLE);
-	assert_int_equal(store_commit(f->c), STORE_UNAVAILABLE);
-	store_rollback(f->c);
-	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_NOT_FOUND);
-	assert_int_equal(store_user_insert(f->c, &u), STORE_OK);
+	assert_int_equal(store_audit(f->k.c, "x", NULL, NULL, NULL, NULL, NOW), STORE_UNAVAILABLE);
+	assert_int_equal(store_commit(f->k.c), STORE_UNAVAILABLE);
+	store_rollback(f->k.c);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_user_insert(f->k.c, &u), STORE_OK);
 }
 
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2169,6 +1608,7 @@ static void test_restart_inside_transaction(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        STORE_CONTRACT_TESTS(setup, teardown),
 	        T(test_open_kind_and_stats),
 	        cmocka_unit_test(test_open_url_forms),
 	        cmocka_unit_test(test_open_unreachable_fails_clearly),
@@ -2177,31 +1617,16 @@ int main(void)
 	        cmocka_unit_test(test_pool_overflow_and_timeout),
 	        cmocka_unit_test(test_pool_min_size),
 	        cmocka_unit_test(test_pool_waiter_gets_released_conn),
-	        T(test_transactions),
-	        T(test_release_rolls_back_open_transaction),
 	        T(test_commit_after_failed_statement),
-	        T(test_user_roundtrip),
-	        T(test_user_conflicts),
-	        T(test_user_not_found),
-	        T(test_user_update),
-	        T(test_user_delete_cascades),
-	        T(test_user_list_paging),
-	        T(test_user_list_escapes_like_wildcards),
-	        T(test_user_list_inside_transaction),
 	        T(test_overlong_value_is_an_error),
-	        T(test_missing_arguments),
 	        T(test_sessions),
 	        T(test_session_revoke_all),
 	        T(test_foreign_keys_enforced),
-	        T(test_refresh_tokens),
 	        T(test_refresh_spend_race),
 	        T(test_onetime_tokens),
 	        T(test_onetime_failed_consume_leaves_token_unused),
-	        T(test_outbox_lifecycle),
-	        T(test_outbox_claim_inside_transaction),
 	        T(test_outbox_claim_skip_locked),
 	        T(test_outbox_concurrent_claims_distinct),
-	        T(test_audit),
 	        TE(test_migrations_fresh_status_writes_nothing),
 	        TE(test_migrations_up_down_status),
 	        TE(test_migration_failing_step_rolled_back),
