@@ -320,6 +320,12 @@ char *metrics_render(struct metrics *m, const struct app *app, size_t *len)
 	    "# TYPE auth_rate_limited_total counter\n"
 	    "auth_rate_limited_total %llu\n",
 	    atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
+	put(&o,
+	    "# HELP auth_http_slow_clients_closed_total Connections closed because the request "
+	    "headers or body did not arrive in time.\n"
+	    "# TYPE auth_http_slow_clients_closed_total counter\n"
+	    "auth_http_slow_clients_closed_total %llu\n",
+	    atomic_load_explicit(&m->events[EV_SLOW_CLIENT], memory_order_relaxed));
 	render_pools(app, &o);
 	render_outbox(&o);
 	*len = o.len;

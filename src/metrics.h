@@ -28,6 +28,7 @@ enum metric_login {
 enum metric_event {
 	EV_REFRESH_REUSE, /* refresh token reuse detected */
 	EV_RATE_LIMITED,  /* 429 answers */
+	EV_SLOW_CLIENT,   /* connections closed at the header or body deadline */
 	EV__COUNT
 };
 

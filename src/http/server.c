@@ -192,6 +192,8 @@ static void *reaper_main(void *arg)
 				shutdown(w->fd, SHUT_RDWR);
 				atomic_store(&w->waiting_ms, 0);
 				closed++;
+				if (s->app->metrics)
+					metrics_event(s->app->metrics, EV_SLOW_CLIENT);
 			}
 		}
 		if (closed)
@@ -550,6 +552,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * sent; the access log records the request as 408.
 		 */
 		ex->resp.status = 408;
+		if (srv->app->metrics)
+			metrics_event(srv->app->metrics, EV_SLOW_CLIENT);
 		return MHD_NO;
 	}
 	if (*upload_data_size) {

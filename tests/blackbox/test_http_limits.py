@@ -52,6 +52,12 @@ def trickle_until_closed(sock, piece, every, limit):
     return None
 
 
+def slow_clients_closed(srv):
+    text = requests.get(srv.url("/metrics"), timeout=10).text
+    line = next(l for l in text.splitlines() if l.startswith("auth_http_slow_clients_closed_total "))
+    return int(line.split()[1])
+
+
 def test_trickled_headers_are_cut_at_the_header_deadline(server_factory):
     srv = server_factory(env={"HTTP_HEADER_TIMEOUT_SECONDS": "2"})
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
@@ -64,6 +70,7 @@ def test_trickled_headers_are_cut_at_the_header_deadline(server_factory):
     srv.wait_for_log(lambda rec: "request headers not complete in 2 s" in rec.get("msg", ""),
                      message="the reaper's log line")
     assert requests.get(srv.url("/api/v1/health"), timeout=10).status_code == 200
+    assert slow_clients_closed(srv) == 1
 
 
 def test_header_deadline_is_per_request_not_per_connection(server_factory):
@@ -78,6 +85,7 @@ def test_header_deadline_is_per_request_not_per_connection(server_factory):
             assert r.status == 200, r
             n += 1
     assert n >= 2
+    assert slow_clients_closed(srv) == 0
 
 
 def test_trickled_body_is_cut_at_the_body_deadline(server_factory):
@@ -95,6 +103,7 @@ def test_trickled_body_is_cut_at_the_body_deadline(server_factory):
     assert 1.5 <= took <= 8, took
     assert srv.access_log("slow-body-1")["status"] == 408
     assert requests.get(srv.url("/api/v1/health"), timeout=10).status_code == 200
+    assert slow_clients_closed(srv) == 1
 
 
 def assert_json_error(r, status):
