@@ -37,6 +37,7 @@
 #include "auth/jws.h"
 #include "auth/keys.h"
 #include "config.h"
+#include "../tests/unit/tmppath.h"
 
 #define NOW      1700000000LL
 #define ISSUER   "https://auth.example.com"
@@ -76,7 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char path[] = "/tmp/fuzz-jws-prev-XXXXXX";
+	char path[64];
 	char *pem, *prev_path = path;
 	struct config cfg = {0};
 	char err[512];
@@ -99,7 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	/* One previous public key, from a file as RSA_PREVIOUS_PUBLIC_KEYS names it. */
 	pem = pem_of(prev_pk, 0);
-	fd = mkstemp(path);
+	fd = tmp_file(path, sizeof(path), "/tmp/fuzz-jws-prev-");
 	if (fd < 0 || write(fd, pem, strlen(pem)) != (ssize_t)strlen(pem))
 		abort();
 	close(fd);

@@ -15,7 +15,7 @@ free_port() {
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 services_start() {
-	SVC_DIR=$(mktemp -d /tmp/auth-services.XXXXXX)
+	SVC_DIR=$(mktemp -d)
 	chmod 755 "$SVC_DIR"
 	local pg_port redis_port pg_pw redis_pw
 	pg_pw=pg-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')

@@ -18,10 +18,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "tmppath.h"
+
 static inline char *fx_tmpdir(void)
 {
-	char tmpl[] = "/tmp/auth-keys-test-XXXXXX";
-	char *d = mkdtemp(tmpl);
+	char tmpl[64];
+	char *d = tmp_dir(tmpl, sizeof(tmpl), "/tmp/auth-keys-test-");
 
 	if (d == NULL) {
 		perror("mkdtemp");

@@ -36,6 +36,7 @@
 #include "cache/cache.h"
 #include "config.h"
 #include "url.h"
+#include "tmppath.h"
 
 #define SERVER_PASSWORD  "pw"
 #define START_TIMEOUT_MS 10000
@@ -182,8 +183,7 @@ static int server_start(struct server *s)
 	int attempt;
 
 	if (!s->dir[0]) {
-		snprintf(s->dir, sizeof(s->dir), "/tmp/test_cache_redis.XXXXXX");
-		if (!mkdtemp(s->dir)) {
+		if (!tmp_dir(s->dir, sizeof(s->dir), "/tmp/test_cache_redis.")) {
 			s->dir[0] = '\0';
 			return -1;
 		}

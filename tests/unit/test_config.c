@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "dotenv.h"
+#include "tmppath.h"
 
 #define SECRET32 "0123456789abcdef0123456789abcdef"
 
@@ -1020,9 +1021,9 @@ static void test_invalid_values_are_not_reported_twice(void **state)
 
 static void test_key_file_satisfies_production(void **state)
 {
-	char path[] = "/tmp/test_config_key_XXXXXX";
-	int fd = mkstemp(path);
-	char pair[64];
+	char path[64];
+	int fd = tmp_file(path, sizeof(path), "/tmp/test_config_key_");
+	char pair[96];
 	struct config cfg;
 
 	(void)state;
@@ -1452,13 +1453,13 @@ static char *write_temp(const char *dir, const char *content)
 
 static void test_config_load_env_file_and_environment(void **state)
 {
-	char dir[] = "/tmp/test_config_XXXXXX";
+	char dir[64];
 	struct config cfg;
 	struct config_errors errs;
 	char *path;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(tmp_dir(dir, sizeof(dir), "/tmp/test_config_"));
 	clear_environment();
 	path = write_temp(dir, "APP_NAME=From File\nPORT=7000\nexport LOG_LEVEL=debug\n"
 	                       "SMTP_USER='file user'\nDEBUG=yes\n");
@@ -1517,7 +1518,7 @@ static void test_config_load_env_file_and_environment(void **state)
 
 static void test_config_load_dot_env_in_cwd(void **state)
 {
-	char dir[] = "/tmp/test_config_XXXXXX";
+	char dir[64];
 	char old[4096];
 	struct config cfg;
 	struct config_errors errs;
@@ -1525,7 +1526,7 @@ static void test_config_load_dot_env_in_cwd(void **state)
 
 	(void)state;
 	assert_non_null(getcwd(old, sizeof(old)));
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(tmp_dir(dir, sizeof(dir), "/tmp/test_config_"));
 	assert_int_equal(chdir(dir), 0);
 	clear_environment();
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dotenv.h"
+#include "tmppath.h"
 
 /* Parse a NUL-terminated string; fail the test when the result differs. */
 static void parse_ok(const char *text, struct dotenv *env)
@@ -275,8 +276,8 @@ static void test_entry_limit(void **state)
 
 static char *write_temp(const char *content, size_t len)
 {
-	char *path = strdup("/tmp/test_dotenv_XXXXXX");
-	int fd = mkstemp(path);
+	char *path = malloc(64);
+	int fd = path ? tmp_file(path, 64, "/tmp/test_dotenv_") : -1;
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, content, len), (ssize_t)len);

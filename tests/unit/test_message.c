@@ -20,6 +20,7 @@
 
 #include "auth/b64.h"
 #include "mail/message.h"
+#include "tmppath.h"
 
 static const struct mail_vars VARS = {
         .app_name = "Acme Auth",
@@ -33,8 +34,8 @@ static const struct mail_vars VARS = {
 
 static char *tmpdir(void)
 {
-	char tmpl[] = "/tmp/auth-mail-test-XXXXXX";
-	char *d = mkdtemp(tmpl);
+	char tmpl[64];
+	char *d = tmp_dir(tmpl, sizeof(tmpl), "/tmp/auth-mail-test-");
 
 	assert_non_null(d);
 	return strdup(d);

@@ -24,6 +24,7 @@
 #include "store/backend.h"
 #include "store/migrations.h"
 #include "store/store.h"
+#include "tmppath.h"
 
 struct fx {
 	char dir[64];
@@ -39,8 +40,7 @@ static int setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_migrations-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(tmp_dir(f->dir, sizeof(f->dir), "/tmp/test_migrations-"));
 	snprintf(f->path, sizeof(f->path), "%s/auth.db", f->dir);
 	f->cfg.environment = ENV_TEST;
 	f->cfg.db.kind = DB_SQLITE;

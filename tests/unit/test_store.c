@@ -23,6 +23,7 @@
 #include "config.h"
 #include "store/store.h"
 #include "store_contract.h"
+#include "tmppath.h"
 
 struct fx {
 	struct contract_fx k; /* first: what the contract tests see */
@@ -47,8 +48,7 @@ static struct fx *fx_new(void)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(tmp_dir(f->dir, sizeof(f->dir), "/tmp/test_store-"));
 	snprintf(f->path, sizeof(f->path), "%s/auth.db", f->dir);
 	return f;
 }

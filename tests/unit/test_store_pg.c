@@ -47,6 +47,7 @@
 #include "store/store.h"
 #include "store_contract.h"
 #include "url.h"
+#include "tmppath.h"
 
 /* ---- throwaway clusters ---- */
 
@@ -215,8 +216,7 @@ static void cluster_init(struct cluster *c)
 
 	if (c->inited)
 		return;
-	snprintf(c->dir, sizeof(c->dir), "/tmp/test_store_pg-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
+	assert_non_null(tmp_dir(c->dir, sizeof(c->dir), "/tmp/test_store_pg-"));
 	assert_int_equal(chmod(c->dir, 0755), 0);
 	give_to_postgres(c->dir);
 	c->inited = true;
