@@ -89,7 +89,7 @@ bool api_rate_login_allowed(struct req *r, struct resp *rs, const char *email)
 		return false;
 	}
 	if (acount >= cfg->rate_limit_account_per_hour) {
-		/* No email in the log (personal data): the audit trail names the account. */
+		/* No email in the log (personal data): its login_failed audit events name it. */
 		log_msg(LOG_WARNING, r->request_id,
 		        "rate limit: an account is over %d failed logins/hour (from all addresses)",
 		        cfg->rate_limit_account_per_hour);

@@ -317,14 +317,15 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
 	struct kv_collect *c = cls;
+	size_t klen = key ? strlen(key) : 0, vlen = value ? strlen(value) : 0;
 
 	(void)kind;
 	c->total++;
-	c->bytes += (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
+	c->bytes += klen + vlen;
 	if (c->n == c->cap || !key)
 		return MHD_YES;
-	c->kv[c->n].name = arena_strdup(c->arena, key);
-	c->kv[c->n].value = arena_strdup(c->arena, value ? value : "");
+	c->kv[c->n].name = arena_strndup(c->arena, key, klen);
+	c->kv[c->n].value = arena_strndup(c->arena, value ? value : "", vlen);
 	c->n++;
 	return MHD_YES;
 }
