@@ -48,10 +48,10 @@ static void duration_text(int n, const char *unit, char out[32])
 }
 
 /* Render kind for u and add it to the outbox (inside the caller's transaction). */
-static enum store_rc enqueue_mail(struct req *r, struct store_conn *c, const struct user *u,
-                                  enum mail_kind kind, const char *link, const char *expires)
+static enum store_rc enqueue_mail(struct call *k, const struct user *u, enum mail_kind kind,
+                                  const char *link, const char *expires)
 {
-	const struct config *cfg = r->app->cfg;
+	const struct config *cfg = k->r->app->cfg;
 	struct mail_vars v = {
 	        .app_name = cfg->app_name,
 	        .link = link,
@@ -63,7 +63,7 @@ static enum store_rc enqueue_mail(struct req *r, struct store_conn *c, const str
 	enum store_rc rc;
 
 	mail_render(cfg->email_templates_dir, kind, &v, &m);
-	rc = store_outbox_add(c, u->email, m.subject, m.text, m.html, api_now());
+	rc = store_outbox_add(k->db, u->email, m.subject, m.text, m.html, api_now());
 	mail_content_free(&m);
 	return rc;
 }
@@ -72,9 +72,9 @@ static enum store_rc enqueue_mail(struct req *r, struct store_conn *c, const str
  * Mint a one-time token for u (inside the caller's transaction) and
  * enqueue the email that carries its link.
  */
-static enum store_rc issue_and_mail(struct req *r, struct store_conn *c, const struct user *u,
-                                    const char *purpose, int64_t ttl, enum mail_kind kind,
-                                    const char *path, const char *expires)
+static enum store_rc issue_and_mail(struct call *k, const struct user *u, const char *purpose,
+                                    int64_t ttl, enum mail_kind kind, const char *path,
+                                    const char *expires)
 {
 	struct onetime_token t = {0};
 	char token[TOKEN_RANDOM_LEN + 1];
@@ -83,30 +83,29 @@ static enum store_rc issue_and_mail(struct req *r, struct store_conn *c, const s
 
 	if (token_random(token) != 0)
 		return STORE_ERROR;
-	api_token_hash(r, token, t.token_hash);
+	api_token_hash(k->r, token, t.token_hash);
 	snprintf(t.user_id, sizeof(t.user_id), "%s", u->id);
 	snprintf(t.purpose, sizeof(t.purpose), "%s", purpose);
 	t.created_at = api_now();
 	t.expires_at = t.created_at + ttl;
-	link = mail_link(r->app->cfg->frontend_url, path, token);
+	link = mail_link(k->r->app->cfg->frontend_url, path, token);
 	explicit_bzero(token, sizeof(token));
-	rc = store_onetime_insert(c, &t);
+	rc = store_onetime_insert(k->db, &t);
 	if (rc == STORE_OK)
-		rc = enqueue_mail(r, c, u, kind, link, expires);
+		rc = enqueue_mail(k, u, kind, link, expires);
 	explicit_bzero(link, strlen(link));
 	free(link);
 	return rc;
 }
 
-enum store_rc account_enqueue_verification(struct req *r, struct store_conn *c,
-                                           const struct user *u)
+enum store_rc account_enqueue_verification(struct call *k, const struct user *u)
 {
-	int hours = r->app->cfg->email_verify_expire_hours;
+	int hours = k->r->app->cfg->email_verify_expire_hours;
 	char expires[32];
 	enum store_rc rc;
 
 	duration_text(hours, "hour", expires);
-	rc = issue_and_mail(r, c, u, ONETIME_VERIFY_EMAIL, (int64_t)hours * 3600, MAIL_VERIFY_EMAIL,
+	rc = issue_and_mail(k, u, ONETIME_VERIFY_EMAIL, (int64_t)hours * 3600, MAIL_VERIFY_EMAIL,
 	                    "/verify-email", expires);
 	/*
 	 * The caller commits next; the sender re-checks shortly after a
@@ -117,10 +116,9 @@ enum store_rc account_enqueue_verification(struct req *r, struct store_conn *c,
 	return rc;
 }
 
-static enum store_rc enqueue_password_changed(struct req *r, struct store_conn *c,
-                                              const struct user *u)
+static enum store_rc enqueue_password_changed(struct call *k, const struct user *u)
 {
-	return enqueue_mail(r, c, u, MAIL_PASSWORD_CHANGED, r->app->cfg->frontend_url, NULL);
+	return enqueue_mail(k, u, MAIL_PASSWORD_CHANGED, k->r->app->cfg->frontend_url, NULL);
 }
 
 /*
@@ -145,34 +143,40 @@ static bool mail_throttled(struct req *r, const char *purpose, const char *user_
 	return count > MAIL_PER_HOUR;
 }
 
-enum store_rc account_register_existing(struct req *r, struct store_conn *c, const char *email)
+static enum store_rc tell_existing(struct call *k, void *arg)
+{
+	const struct user *u = arg;
+
+	api_audit(k, "register_existing_email", u->id, NULL);
+	return enqueue_mail(k, u, MAIL_ACCOUNT_EXISTS, k->r->app->cfg->frontend_url, NULL);
+}
+
+enum store_rc account_register_existing(struct call *k, const char *email)
 {
 	struct user u;
 	enum store_rc rc;
 	int retry_after = 0;
 
+	if (!call_db(k))
+		return STORE_UNAVAILABLE;
 	/* NOT_FOUND: deleted meanwhile, nothing to tell. */
-	if ((rc = store_user_by_email(c, email, &u)) != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
-	if (mail_throttled(r, "account_exists", u.id, &retry_after))
-		return STORE_OK; /* the owner has been told this hour; the answer stays the same */
-	if ((rc = store_begin(c)) != STORE_OK)
-		return rc;
-	api_audit(r, c, "register_existing_email", u.id, NULL);
-	if ((rc = enqueue_mail(r, c, &u, MAIL_ACCOUNT_EXISTS, r->app->cfg->frontend_url, NULL)) !=
-	            STORE_OK ||
-	    (rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
+	if ((rc = store_user_by_email(k->db, email, &u)) != STORE_OK) {
+		if (rc == STORE_NOT_FOUND)
+			return STORE_OK;
+		api_store_failed(k->rs, rc);
 		return rc;
 	}
-	outbox_notify();
-	return STORE_OK;
+	if (mail_throttled(k->r, "account_exists", u.id, &retry_after))
+		return STORE_OK; /* the owner has been told this hour; the answer stays the same */
+	if ((rc = api_tx(k, tell_existing, &u)) == STORE_OK)
+		outbox_notify();
+	return rc;
 }
 
-/* The token field of a body: present, a string, of a sane length; else NULL. */
-static const char *token_field(json_t *body, struct verr *v)
+/* The token field of the body: present, a string, of a sane length; else "". */
+static const char *token_field(struct call *k)
 {
-	const char *t = json_field_str(body, "token", true, v);
+	const char *t = call_str(k, "token", true);
 
 	if (t && (t[0] == '\0' || strlen(t) > MAX_TOKEN_LEN))
 		return "";
@@ -181,363 +185,298 @@ static const char *token_field(json_t *body, struct verr *v)
 
 /* ---- POST /api/v1/auth/verify-email ---- */
 
-void api_verify_email(struct req *r, struct resp *rs)
-{
-	struct verr v = {0};
-	json_t *body = req_json(r, rs);
-	struct store_conn *c = NULL;
-	char hash[STORE_TOKHASH_LEN], user_id[STORE_ID_LEN];
-	const char *token;
+struct verification {
+	char hash[STORE_TOKHASH_LEN];
 	struct user u;
+};
+
+static enum store_rc verify_step(struct call *k, void *arg)
+{
+	struct verification *x = arg;
+	char user_id[STORE_ID_LEN];
 	int64_t now = api_now();
 	enum store_rc rc;
 
-	if (!body)
-		return;
-	token = token_field(body, &v);
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
-	}
-	if (!token[0]) {
-		resp_detail(rs, 400, INVALID_TOKEN);
-		goto out;
-	}
-	api_token_hash(r, token, hash);
-	if (!(c = api_db(r, rs)))
-		goto out;
-	if ((rc = store_begin(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	rc = store_onetime_consume(c, hash, ONETIME_VERIFY_EMAIL, now, user_id);
+	rc = store_onetime_consume(k->db, x->hash, ONETIME_VERIFY_EMAIL, now, user_id);
 	if (rc == STORE_OK)
-		rc = store_user_by_id(c, user_id, &u);
-	if (rc == STORE_NOT_FOUND) {
-		store_rollback(c);
-		resp_detail(rs, 400, INVALID_TOKEN);
-		goto out;
+		rc = store_user_lock(k->db, user_id, &x->u);
+	if (rc == STORE_OK && !x->u.is_verified)
+		rc = store_user_set_flags(k->db, user_id, -1, 1, now, &x->u);
+	if (rc == STORE_NOT_FOUND)
+		resp_detail(k->rs, 400, INVALID_TOKEN);
+	if (rc == STORE_OK)
+		api_audit(k, "email_verified", x->u.id, NULL);
+	return rc;
+}
+
+void api_verify_email(struct call *k)
+{
+	struct verification x;
+	const char *token;
+
+	if (!call_body(k))
+		return;
+	token = token_field(k);
+	if (call_invalid(k))
+		return;
+	if (!token[0]) {
+		resp_detail(k->rs, 400, INVALID_TOKEN);
+		return;
 	}
-	if (rc == STORE_OK && !u.is_verified) {
-		u.is_verified = true;
-		u.updated_at = now;
-		rc = store_user_update(c, &u);
-	}
-	if (rc != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	api_audit(r, c, "email_verified", u.id, NULL);
-	if ((rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	resp_json(rs, 200, api_user_json(&u));
-out:
-	verr_free(&v);
-	api_db_done(r, c);
-	json_decref(body);
+	api_token_hash(k->r, token, x.hash);
+	if (api_tx(k, verify_step, &x) == STORE_OK)
+		resp_json(k->rs, 200, api_user_json(&x.u));
 }
 
 /* ---- POST /api/v1/auth/verify-email/resend ---- */
 
-void api_verify_email_resend(struct req *r, struct resp *rs)
+static enum store_rc resend_step(struct call *k, void *arg)
 {
-	struct principal p;
-	struct store_conn *c;
-	enum store_rc rc;
+	enum store_rc rc = account_enqueue_verification(k, &k->p->user);
+
+	(void)arg;
+	if (rc == STORE_OK)
+		api_audit(k, "verification_email_requested", k->p->user.id, NULL);
+	return rc;
+}
+
+void api_verify_email_resend(struct call *k)
+{
 	int retry_after = 0;
 	char ra[16];
 
-	if (!api_rate_ip(r, rs))
+	if (k->p->user.is_verified) {
+		resp_json(k->rs, 202, json_pack("{s:s}", "detail", "Email already verified"));
 		return;
-	if (!(c = api_db(r, rs)))
-		return;
-	if (!api_authenticate(r, rs, c, &p))
-		goto out;
-	if (p.user.is_verified) {
-		resp_json(rs, 202, json_pack("{s:s}", "detail", "Email already verified"));
-		goto out;
 	}
-	if (mail_throttled(r, ONETIME_VERIFY_EMAIL, p.user.id, &retry_after)) {
+	if (mail_throttled(k->r, ONETIME_VERIFY_EMAIL, k->p->user.id, &retry_after)) {
 		snprintf(ra, sizeof(ra), "%d", retry_after);
-		resp_detail(rs, 429, "Too many verification emails requested, try again later");
-		resp_header(rs, "Retry-After", ra);
-		goto out;
+		resp_detail(k->rs, 429, "Too many verification emails requested, try again later");
+		resp_header(k->rs, "Retry-After", ra);
+		return;
 	}
-	if ((rc = store_begin(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	if ((rc = account_enqueue_verification(r, c, &p.user)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	api_audit(r, c, "verification_email_requested", p.user.id, NULL);
-	if ((rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
+	if (api_tx(k, resend_step, NULL) != STORE_OK)
+		return;
 	outbox_notify();
-	resp_json(rs, 202, json_pack("{s:s}", "detail", "Verification email sent"));
-out:
-	api_db_done(r, c);
+	resp_json(k->rs, 202, json_pack("{s:s}", "detail", "Verification email sent"));
 }
 
 /* ---- POST /api/v1/auth/password/forgot ---- */
 
-void api_password_forgot(struct req *r, struct resp *rs)
-{
-	const struct config *cfg = r->app->cfg;
-	struct verr v = {0};
-	json_t *body = req_json(r, rs);
-	struct store_conn *c = NULL;
-	const char *email;
-	char norm[STORE_EMAIL_LEN], expires[32];
+struct forgot {
+	const char *email; /* normalised */
 	struct user u;
-	bool known = false;
-	int retry_after = 0;
-	enum store_rc rc;
+	bool known; /* an active account that gets a link */
+};
 
-	if (!body)
-		return;
-	if (!api_rate_ip(r, rs))
-		goto out;
-	email = json_field_str(body, "email", true, &v);
-	if (email && !api_email_normalize(email, norm))
-		verr_add(&v, "body", "email", "value is not a valid email address", "value_error");
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
-	}
-	if (!(c = api_db(r, rs)))
-		goto out;
-	rc = store_user_by_email(c, norm, &u);
-	if (rc < 0) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	known = rc == STORE_OK && u.is_active;
-	if (known && mail_throttled(r, ONETIME_PASSWORD_RESET, u.id, &retry_after)) {
-		log_msg(LOG_WARNING, r->request_id,
-		        "password reset for user %s throttled: more than %d emails this hour", u.id,
-		        MAIL_PER_HOUR);
-		known = false;
-	}
+static enum store_rc forgot_step(struct call *k, void *arg)
+{
+	const struct config *cfg = k->r->app->cfg;
+	struct forgot *x = arg;
+	char expires[32];
+	enum store_rc rc = STORE_OK;
+
 	duration_text(cfg->password_reset_expire_minutes, "minute", expires);
-	if ((rc = store_begin(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	if (known) {
-		rc = issue_and_mail(r, c, &u, ONETIME_PASSWORD_RESET,
+	if (x->known) {
+		rc = issue_and_mail(k, &x->u, ONETIME_PASSWORD_RESET,
 		                    (int64_t)cfg->password_reset_expire_minutes * 60,
 		                    MAIL_PASSWORD_RESET, "/reset-password", expires);
 	} else {
 		/* The same work for an unknown address: a token and an email nobody gets. */
-		struct user ghost = {0};
 		struct mail_content m;
 		char token[TOKEN_RANDOM_LEN + 1] = "", hash[STORE_TOKHASH_LEN], *link;
 
-		snprintf(ghost.email, sizeof(ghost.email), "%s", norm);
 		if (token_random(token) == 0)
-			api_token_hash(r, token, hash);
+			api_token_hash(k->r, token, hash);
 		link = mail_link(cfg->frontend_url, "/reset-password", token);
-		mail_render(
-		        cfg->email_templates_dir, MAIL_PASSWORD_RESET,
-		        &(struct mail_vars){cfg->app_name, link, ghost.email, expires, ghost.email},
-		        &m);
+		mail_render(cfg->email_templates_dir, MAIL_PASSWORD_RESET,
+		            &(struct mail_vars){cfg->app_name, link, x->email, expires, x->email},
+		            &m);
 		mail_content_free(&m);
 		free(link);
 		explicit_bzero(token, sizeof(token));
-		rc = STORE_OK;
 	}
-	if (rc != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
+	if (rc == STORE_OK)
+		api_audit(k, "password_reset_requested", x->known ? x->u.id : NULL,
+		          x->known ? NULL
+		                   : "no email sent (unknown, disabled or throttled account)");
+	return rc;
+}
+
+void api_password_forgot(struct call *k)
+{
+	struct forgot x = {0};
+	const char *email;
+	char norm[STORE_EMAIL_LEN];
+	int retry_after = 0;
+	enum store_rc rc;
+
+	if (!call_body(k))
+		return;
+	email = call_str(k, "email", true);
+	if (email && !api_email_normalize(email, norm))
+		verr_add(&k->v, "body", "email", "value is not a valid email address",
+		         "value_error");
+	if (call_invalid(k) || !call_db(k))
+		return;
+	x.email = norm;
+	rc = store_user_by_email(k->db, norm, &x.u);
+	if (rc < 0) {
+		api_store_failed(k->rs, rc);
+		return;
 	}
-	api_audit(r, c, "password_reset_requested", known ? u.id : NULL,
-	          known ? NULL : "no email sent (unknown, disabled or throttled account)");
-	if ((rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
+	x.known = rc == STORE_OK && x.u.is_active;
+	if (x.known && mail_throttled(k->r, ONETIME_PASSWORD_RESET, x.u.id, &retry_after)) {
+		log_msg(LOG_WARNING, k->r->request_id,
+		        "password reset for user %s throttled: more than %d emails this hour",
+		        x.u.id, MAIL_PER_HOUR);
+		x.known = false;
 	}
-	if (known)
+	if (api_tx(k, forgot_step, &x) != STORE_OK)
+		return;
+	if (x.known)
 		outbox_notify();
-	resp_json(rs, 202, json_pack("{s:s}", "detail", FORGOT_DETAIL));
-out:
-	verr_free(&v);
-	api_db_done(r, c);
-	json_decref(body);
+	resp_json(k->rs, 202, json_pack("{s:s}", "detail", FORGOT_DETAIL));
 }
 
 /* ---- POST /api/v1/auth/password/reset ---- */
 
-void api_password_reset(struct req *r, struct resp *rs)
+struct reset {
+	char hash[STORE_TOKHASH_LEN];
+	char pwhash[PASSWORD_HASH_MAX];
+};
+
+static enum store_rc reset_step(struct call *k, void *arg)
 {
-	const struct config *cfg = r->app->cfg;
-	struct verr v = {0};
-	json_t *body = req_json(r, rs);
-	struct store_conn *c = NULL;
-	const char *token, *pw;
-	char hash[STORE_TOKHASH_LEN], user_id[STORE_ID_LEN], pwhash[PASSWORD_HASH_MAX];
+	struct reset *x = arg;
+	char user_id[STORE_ID_LEN];
 	struct user u;
-	int64_t now;
+	int64_t now = api_now();
 	enum store_rc rc;
 
-	if (!body)
-		return;
-	token = token_field(body, &v);
-	pw = json_field_str(body, "new_password", true, &v);
-	if (pw)
-		api_password_valid(r, "new_password", pw, &v);
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
+	rc = store_onetime_consume(k->db, x->hash, ONETIME_PASSWORD_RESET, now, user_id);
+	if (rc == STORE_OK)
+		rc = store_user_lock(k->db, user_id, &u);
+	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !u.is_active)) {
+		resp_detail(k->rs, 400, INVALID_TOKEN);
+		return STORE_NOT_FOUND;
 	}
+	if (rc == STORE_OK)
+		rc = store_user_set_password(k->db, user_id, x->pwhash, now, &u);
+	if (rc == STORE_OK && !u.is_verified) /* the reset link reached this address */
+		rc = store_user_set_flags(k->db, user_id, -1, 1, now, &u);
+	if (rc == STORE_OK)
+		rc = store_session_revoke_all(k->db, user_id, NULL, now);
+	if (rc == STORE_OK)
+		rc = enqueue_password_changed(k, &u);
+	if (rc == STORE_NOT_FOUND)
+		rc = STORE_ERROR; /* the row was locked: not an outcome of the request */
+	if (rc != STORE_OK)
+		return rc;
+	/* Fail closed: without the revocation the reset does not happen. */
+	if (api_revoke_user_tokens(k->r, user_id, now) != 0) {
+		api_unavailable(k->rs, "Revocation store unavailable, retry later");
+		return STORE_UNAVAILABLE;
+	}
+	api_audit(k, "password_reset", user_id, NULL);
+	return STORE_OK;
+}
+
+void api_password_reset(struct call *k)
+{
+	const struct config *cfg = k->r->app->cfg;
+	struct reset x = {0};
+	const char *token, *pw;
+
+	if (!call_body(k))
+		return;
+	token = token_field(k);
+	pw = call_str(k, "new_password", true);
+	if (pw)
+		api_password_valid(k->r, "new_password", pw, &k->v);
+	if (call_invalid(k))
+		return;
 	if (!token[0]) {
-		resp_detail(rs, 400, INVALID_TOKEN);
-		goto out;
+		resp_detail(k->rs, 400, INVALID_TOKEN);
+		return;
 	}
 	/* bcrypt before the transaction: no write lock is held while it runs. */
-	if (password_hash(pw, cfg->password_bcrypt_rounds, pwhash) != 0 ||
-	    strlen(pwhash) >= sizeof(u.password_hash)) {
-		resp_detail(rs, 500, "Internal Server Error");
+	if (password_hash(pw, cfg->password_bcrypt_rounds, x.pwhash) != 0 ||
+	    strlen(x.pwhash) >= STORE_HASH_LEN) {
+		api_internal_error(k->rs);
 		goto out;
 	}
-	api_token_hash(r, token, hash);
-	if (!(c = api_db(r, rs)))
+	api_token_hash(k->r, token, x.hash);
+	if (api_tx(k, reset_step, &x) != STORE_OK)
 		goto out;
-	now = api_now();
-	if ((rc = store_begin(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	rc = store_onetime_consume(c, hash, ONETIME_PASSWORD_RESET, now, user_id);
-	if (rc == STORE_OK)
-		rc = store_user_by_id(c, user_id, &u);
-	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !u.is_active)) {
-		store_rollback(c);
-		resp_detail(rs, 400, INVALID_TOKEN);
-		goto out;
-	}
-	if (rc == STORE_OK) {
-		snprintf(u.password_hash, sizeof(u.password_hash), "%s", pwhash);
-		u.password_changed_at = u.updated_at = now;
-		u.is_verified = true; /* the reset link reached this address */
-		rc = store_user_update(c, &u);
-	}
-	if (rc == STORE_OK)
-		rc = store_session_revoke_all(c, u.id, NULL, now);
-	if (rc == STORE_OK)
-		rc = enqueue_password_changed(r, c, &u);
-	if (rc != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc == STORE_NOT_FOUND ? STORE_ERROR : rc);
-		goto out;
-	}
-	/* Fail closed: without the revocation the reset does not happen. */
-	if (api_revoke_user_tokens(r, u.id, now) != 0) {
-		store_rollback(c);
-		api_unavailable(rs, "Revocation store unavailable, retry later");
-		goto out;
-	}
-	api_audit(r, c, "password_reset", u.id, NULL);
-	if ((rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
 	outbox_notify();
-	resp_empty(rs, 204);
+	resp_empty(k->rs, 204);
 out:
-	explicit_bzero(pwhash, sizeof(pwhash));
-	verr_free(&v);
-	api_db_done(r, c);
-	json_decref(body);
+	explicit_bzero(&x, sizeof(x));
 }
 
 /* ---- POST /api/v1/auth/password/change ---- */
 
-void api_password_change(struct req *r, struct resp *rs)
+struct change {
+	char pwhash[PASSWORD_HASH_MAX];
+};
+
+static enum store_rc change_step(struct call *k, void *arg)
 {
-	const struct config *cfg = r->app->cfg;
-	struct principal p;
-	struct verr v = {0};
-	json_t *body = NULL;
-	struct store_conn *c;
-	const char *current, *pw;
-	char pwhash[PASSWORD_HASH_MAX] = "";
+	const struct principal *p = k->p;
+	struct change *x = arg;
 	struct user u;
-	int64_t now;
+	int64_t now = api_now();
 	enum store_rc rc;
 
-	if (!(c = api_db(r, rs)))
-		return;
-	if (!api_authenticate(r, rs, c, &p) || !(body = req_json(r, rs)))
-		goto out;
-	current = json_field_str(body, "current_password", true, &v);
-	pw = json_field_str(body, "new_password", true, &v);
-	if (pw)
-		api_password_valid(r, "new_password", pw, &v);
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
-	}
-	if (password_verify(current, p.user.password_hash) != 1) {
-		api_audit(r, c, "password_change_failed", p.user.id, "wrong current password");
-		resp_detail(rs, 400, "Incorrect password");
-		goto out;
-	}
-	if (password_hash(pw, cfg->password_bcrypt_rounds, pwhash) != 0 ||
-	    strlen(pwhash) >= sizeof(u.password_hash)) {
-		resp_detail(rs, 500, "Internal Server Error");
-		goto out;
-	}
-	now = api_now();
-	if ((rc = store_begin(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	/* Re-read inside the transaction: write only the password over fresh data. */
-	rc = store_user_by_id(c, p.user.id, &u);
-	if (rc == STORE_OK && strcmp(u.password_hash, p.user.password_hash) != 0) {
+	/* Locked and re-read: the hash we verified must still be the current one. */
+	rc = store_user_lock(k->db, p->user.id, &u);
+	if (rc == STORE_OK && strcmp(u.password_hash, p->user.password_hash) != 0) {
 		/* Changed by a concurrent request since we checked it. */
-		store_rollback(c);
-		resp_detail(rs, 400, "Incorrect password");
-		goto out;
-	}
-	if (rc == STORE_OK) {
-		snprintf(u.password_hash, sizeof(u.password_hash), "%s", pwhash);
-		u.password_changed_at = u.updated_at = now;
-		rc = store_user_update(c, &u);
+		resp_detail(k->rs, 400, "Incorrect password");
+		return STORE_CONFLICT;
 	}
 	if (rc == STORE_OK)
-		rc = store_session_revoke_all(c, u.id, p.session.id, now);
+		rc = store_user_set_password(k->db, u.id, x->pwhash, now, &u);
 	if (rc == STORE_OK)
-		rc = enqueue_password_changed(r, c, &u);
-	if (rc != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc == STORE_NOT_FOUND ? STORE_ERROR : rc);
+		rc = store_session_revoke_all(k->db, u.id, p->session.id, now);
+	if (rc == STORE_OK)
+		rc = enqueue_password_changed(k, &u);
+	if (rc == STORE_NOT_FOUND)
+		rc = STORE_ERROR;
+	if (rc == STORE_OK)
+		api_audit(k, "password_changed", u.id, NULL);
+	return rc;
+}
+
+void api_password_change(struct call *k)
+{
+	const struct config *cfg = k->r->app->cfg;
+	struct change x = {0};
+	const char *current, *pw;
+
+	if (!call_body(k))
+		return;
+	current = call_str(k, "current_password", true);
+	pw = call_str(k, "new_password", true);
+	if (pw)
+		api_password_valid(k->r, "new_password", pw, &k->v);
+	if (call_invalid(k))
+		return;
+	if (password_verify(current, k->p->user.password_hash) != 1) {
+		api_audit(k, "password_change_failed", k->p->user.id, "wrong current password");
+		resp_detail(k->rs, 400, "Incorrect password");
+		return;
+	}
+	if (password_hash(pw, cfg->password_bcrypt_rounds, x.pwhash) != 0 ||
+	    strlen(x.pwhash) >= STORE_HASH_LEN) {
+		api_internal_error(k->rs);
 		goto out;
 	}
-	api_audit(r, c, "password_changed", u.id, NULL);
-	if ((rc = store_commit(c)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
+	if (api_tx(k, change_step, &x) != STORE_OK)
 		goto out;
-	}
 	outbox_notify();
-	resp_empty(rs, 204);
+	resp_empty(k->rs, 204);
 out:
-	explicit_bzero(pwhash, sizeof(pwhash));
-	verr_free(&v);
-	json_decref(body);
-	api_db_done(r, c);
+	explicit_bzero(&x, sizeof(x));
 }

@@ -1,8 +1,10 @@
 /*
  * api/admin.c - /api/v1/admin/users: list, read, change and delete
- * accounts.  Every handler first authenticates and requires the "admin"
- * role (403 otherwise).  Disabling an account revokes its sessions and
- * outstanding access tokens at once.
+ * accounts.  The routes are AUTH_ADMIN: the dispatcher has checked the
+ * caller's token and "admin" role (403 otherwise) before these run.
+ * Disabling an account revokes its sessions and outstanding access tokens
+ * at once.  A change is column-scoped (only what the body names is
+ * written) and decided on the target row locked inside its transaction.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,30 +13,10 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "auth/roles.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     100
-#define MAX_ROLES    8
-#define ROLE_MAX_LEN 32
-
-/* Borrow a connection and check the caller is an authenticated admin. */
-static struct store_conn *admin_begin(struct req *r, struct resp *rs, struct principal *p)
-{
-	struct store_conn *c = api_db(r, rs);
-
-	if (!c)
-		return NULL;
-	if (!api_authenticate(r, rs, c, p)) {
-		api_db_done(r, c);
-		return NULL;
-	}
-	if (!api_has_role(p->user.roles, "admin")) {
-		resp_detail(rs, 403, "Admin privileges required");
-		api_db_done(r, c);
-		return NULL;
-	}
-	return c;
-}
 
 /* Parse an optional non-negative integer query argument. */
 static bool query_int(const struct req *r, const char *name, int def, int min, int max, int *out,
@@ -60,206 +42,175 @@ static bool query_int(const struct req *r, const char *name, int def, int min, i
 	return true;
 }
 
-void api_admin_users_list(struct req *r, struct resp *rs)
+void api_admin_users_list(struct call *k)
 {
-	struct principal p;
-	struct store_conn *c;
-	struct verr v = {0};
 	struct user *list = NULL;
 	size_t n = 0, i;
 	int64_t total = 0;
 	int limit, offset;
-	const char *email = req_query(r, "email");
+	const char *email = req_query(k->r, "email");
 	enum store_rc rc;
 	json_t *items, *body;
 
-	if (!(c = admin_begin(r, rs, &p)))
-		return;
-	query_int(r, "limit", LIST_DEFAULT, 1, LIST_MAX, &limit, &v);
-	query_int(r, "offset", 0, 0, 1000000000, &offset, &v);
+	query_int(k->r, "limit", LIST_DEFAULT, 1, LIST_MAX, &limit, &k->v);
+	query_int(k->r, "offset", 0, 0, 1000000000, &offset, &k->v);
 	if (email && strlen(email) >= STORE_EMAIL_LEN)
-		verr_add(&v, "query", "email", "String should have at most 320 characters",
+		verr_add(&k->v, "query", "email", "String should have at most 320 characters",
 		         "string_too_long");
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
-	}
-	rc = store_user_list(c, limit, offset, email && *email ? email : NULL, &list, &n, &total);
+	if (call_invalid(k))
+		return;
+	rc = store_user_list(k->db, limit, offset, email && *email ? email : NULL, &list, &n,
+	                     &total);
 	if (rc != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
+		api_store_failed(k->rs, rc);
+		return;
 	}
 	items = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(items, api_user_json(&list[i]));
+	free(list);
 	body = json_object();
 	json_object_set_new(body, "items", items);
 	json_object_set_new(body, "total", json_integer(total));
-	resp_json(rs, 200, body);
-out:
-	free(list);
-	verr_free(&v);
-	api_db_done(r, c);
+	resp_json(k->rs, 200, body);
 }
 
-/* Load the user named by the path, answering 404 when there is none. */
-static bool target_user(struct req *r, struct resp *rs, struct store_conn *c, struct user *u)
+/* The target's id from the path; NULL (404 answered) when it cannot be one. */
+static const char *target_id(struct call *k)
 {
-	const char *id = r->params[0];
-	enum store_rc rc = STORE_NOT_FOUND;
+	const char *id = k->r->params[0];
 
 	if (strlen(id) < STORE_ID_LEN)
-		rc = store_user_by_id(c, id, u);
-	if (rc == STORE_OK)
-		return true;
+		return id;
+	resp_detail(k->rs, 404, "User not found");
+	return NULL;
+}
+
+/* Answer 404 for a missing target, else a storage failure. */
+static void target_failed(struct call *k, enum store_rc rc)
+{
 	if (rc == STORE_NOT_FOUND)
-		resp_detail(rs, 404, "User not found");
+		resp_detail(k->rs, 404, "User not found");
 	else
-		api_store_failed(rs, rc);
-	return false;
+		api_store_failed(k->rs, rc);
 }
 
-void api_admin_user_get(struct req *r, struct resp *rs)
+void api_admin_user_get(struct call *k)
 {
-	struct principal p;
-	struct store_conn *c;
+	const char *id = target_id(k);
 	struct user u;
+	enum store_rc rc;
 
-	if (!(c = admin_begin(r, rs, &p)))
+	if (!id)
 		return;
-	if (target_user(r, rs, c, &u))
-		resp_json(rs, 200, api_user_json(&u));
-	api_db_done(r, c);
+	if ((rc = store_user_by_id(k->db, id, &u)) != STORE_OK)
+		target_failed(k, rc);
+	else
+		resp_json(k->rs, 200, api_user_json(&u));
 }
 
-/* ["user","admin"] -> "user,admin"; false (v filled) when invalid. */
-static bool roles_csv(json_t *arr, char out[STORE_ROLES_LEN], struct verr *v)
+struct admin_patch {
+	const char *id;
+	int is_active, is_verified; /* -1: not in the body */
+	bool set_roles;
+	char roles[STORE_ROLES_LEN];
+	struct user u; /* the result */
+};
+
+static enum store_rc patch_step(struct call *k, void *arg)
 {
-	size_t i, used = 0;
-	json_t *el;
-
-	out[0] = '\0';
-	if (!json_is_array(arr) || json_array_size(arr) > MAX_ROLES) {
-		verr_add(v, "body", "roles", "Input should be a list of at most 8 role names",
-		         "list_type");
-		return false;
-	}
-	json_array_foreach(arr, i, el)
-	{
-		const char *s = json_string_value(el);
-		size_t len = s ? strlen(s) : 0, k;
-		bool ok = len >= 1 && len <= ROLE_MAX_LEN && s[0] >= 'a' && s[0] <= 'z';
-
-		for (k = 0; ok && k < len; k++)
-			ok = (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') ||
-			     s[k] == '_' || s[k] == '-';
-		if (!ok) {
-			verr_add(v, "body", "roles",
-			         "Role names are 1-32 characters of a-z, 0-9, _ and -, starting "
-			         "with a letter",
-			         "value_error");
-			return false;
-		}
-		if (api_has_role(out, s))
-			continue;
-		used += (size_t)snprintf(out + used, STORE_ROLES_LEN - used, "%s%s",
-		                         used ? "," : "", s);
-	}
-	return true;
-}
-
-void api_admin_user_patch(struct req *r, struct resp *rs)
-{
-	struct principal p;
-	struct store_conn *c;
-	struct verr v = {0};
-	struct user u;
-	json_t *body = NULL, *roles;
-	bool active, verified, was_active;
-	int has_active, has_verified;
-	char csv[STORE_ROLES_LEN], detail[STORE_ROLES_LEN + 32];
+	struct admin_patch *x = arg;
+	struct user before;
 	int64_t now = api_now();
 	enum store_rc rc;
+	bool disabling;
 
-	if (!(c = admin_begin(r, rs, &p)))
-		return;
-	if (!(body = req_json(r, rs)) || !target_user(r, rs, c, &u))
-		goto out;
-	has_active = json_field_bool(body, "is_active", &active, &v);
-	has_verified = json_field_bool(body, "is_verified", &verified, &v);
-	roles = json_object_get(body, "roles");
-	if (roles)
-		roles_csv(roles, csv, &v);
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
+	if ((rc = store_user_lock(k->db, x->id, &before)) != STORE_OK) {
+		target_failed(k, rc);
+		return rc;
 	}
-	was_active = u.is_active;
-	if (has_active == 1)
-		u.is_active = active;
-	if (has_verified == 1)
-		u.is_verified = verified;
-	if (was_active && !u.is_active && api_revoke_user_tokens(r, u.id, now) != 0) {
-		api_unavailable(rs, "Revocation store unavailable, retry later");
-		goto out;
+	disabling = before.is_active && x->is_active == 0;
+	/* Fail closed: an account is not disabled while its tokens stay good. */
+	if (disabling && api_revoke_user_tokens(k->r, x->id, now) != 0) {
+		api_unavailable(k->rs, "Revocation store unavailable, retry later");
+		return STORE_UNAVAILABLE;
 	}
-	if ((rc = store_begin(c)) != STORE_OK)
-		goto fail;
-	if (roles && strcmp(csv, u.roles) != 0) {
-		snprintf(detail, sizeof(detail), "roles: %s -> %s", u.roles, csv);
-		snprintf(u.roles, sizeof(u.roles), "%s", csv);
-		api_audit(r, c, "role_changed", u.id, detail);
+	x->u = before;
+	if (x->set_roles && strcmp(x->roles, before.roles) != 0) {
+		char detail[2 * STORE_ROLES_LEN + 16];
+		snprintf(detail, sizeof(detail), "roles: %s -> %s", before.roles, x->roles);
+		if ((rc = store_user_set_roles(k->db, x->id, x->roles, now, &x->u)) != STORE_OK)
+			return rc;
+		api_audit(k, "role_changed", x->id, detail);
 	}
-	u.updated_at = now;
-	if ((rc = store_user_update(c, &u)) != STORE_OK)
-		goto rollback;
-	if (was_active && !u.is_active) {
-		if ((rc = store_session_revoke_all(c, u.id, NULL, now)) < 0)
-			goto rollback;
-		api_audit(r, c, "account_disabled", u.id, p.user.id);
-	} else if (!was_active && u.is_active) {
-		api_audit(r, c, "account_enabled", u.id, p.user.id);
+	if (x->is_active >= 0 || x->is_verified >= 0) {
+		rc = store_user_set_flags(k->db, x->id, x->is_active, x->is_verified, now, &x->u);
+		if (rc != STORE_OK)
+			return rc;
 	}
-	if ((rc = store_commit(c)) != STORE_OK)
-		goto fail;
-	resp_json(rs, 200, api_user_json(&u));
-	goto out;
-rollback:
-	store_rollback(c);
-fail:
-	api_store_failed(rs, rc);
-out:
-	verr_free(&v);
-	json_decref(body);
-	api_db_done(r, c);
+	if (disabling) {
+		if ((rc = store_session_revoke_all(k->db, x->id, NULL, now)) < 0)
+			return rc;
+		api_audit(k, "account_disabled", x->id, k->p->user.id);
+	} else if (!before.is_active && x->is_active == 1) {
+		api_audit(k, "account_enabled", x->id, k->p->user.id);
+	}
+	return STORE_OK;
 }
 
-void api_admin_user_delete(struct req *r, struct resp *rs)
+void api_admin_user_patch(struct call *k)
 {
-	struct principal p;
-	struct store_conn *c;
+	struct admin_patch x = {.is_active = -1, .is_verified = -1};
+	json_t *roles;
+	bool flag;
+	const char *why = NULL;
+
+	if (!(x.id = target_id(k)) || !call_body(k))
+		return;
+	if (json_field_bool(k->body, "is_active", &flag, &k->v) == 1)
+		x.is_active = flag;
+	if (json_field_bool(k->body, "is_verified", &flag, &k->v) == 1)
+		x.is_verified = flag;
+	if ((roles = json_object_get(k->body, "roles"))) {
+		x.set_roles = true;
+		if (roles_from_json(roles, x.roles, sizeof(x.roles), &why) != 0)
+			verr_add(&k->v, "body", "roles", why,
+			         json_is_array(roles) ? "value_error" : "list_type");
+	}
+	if (call_invalid(k))
+		return;
+	if (api_tx(k, patch_step, &x) == STORE_OK)
+		resp_json(k->rs, 200, api_user_json(&x.u));
+}
+
+static enum store_rc delete_step(struct call *k, void *arg)
+{
+	const char *id = arg;
+	enum store_rc rc = store_user_delete(k->db, id);
+
+	if (rc == STORE_NOT_FOUND)
+		resp_detail(k->rs, 404, "User not found");
+	if (rc == STORE_OK)
+		api_audit(k, "account_deleted", id, k->p->user.id);
+	return rc;
+}
+
+void api_admin_user_delete(struct call *k)
+{
+	const char *id = target_id(k);
 	struct user u;
 	enum store_rc rc;
 
-	if (!(c = admin_begin(r, rs, &p)))
+	if (!id)
 		return;
-	if (!target_user(r, rs, c, &u))
-		goto out;
-	if (api_revoke_user_tokens(r, u.id, api_now() + 1) != 0) {
-		api_unavailable(rs, "Revocation store unavailable, retry later");
-		goto out;
+	if ((rc = store_user_by_id(k->db, id, &u)) != STORE_OK) {
+		target_failed(k, rc);
+		return;
 	}
-	if ((rc = store_begin(c)) != STORE_OK || (rc = store_user_delete(c, u.id)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
+	if (api_revoke_user_tokens(k->r, id, api_now() + 1) != 0) {
+		api_unavailable(k->rs, "Revocation store unavailable, retry later");
+		return;
 	}
-	api_audit(r, c, "account_deleted", u.id, p.user.id);
-	if ((rc = store_commit(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	resp_empty(rs, 204);
-out:
-	api_db_done(r, c);
+	if (api_tx(k, delete_step, (void *)id) == STORE_OK)
+		resp_empty(k->rs, 204);
 }

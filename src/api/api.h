@@ -18,14 +18,89 @@
 #include "http/json.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "api/store_shim.h" /* TEMPORARY */
 
 /* The service's routes, in the order /openapi.json lists them. */
 extern const struct route api_routes[];
 extern const size_t api_routes_count;
 
+/* ---- the route table's policy and the dispatcher (dispatch.c) ---- */
+
+/* Who may call a route.  The dispatcher checks it before the handler runs. */
+enum api_auth {
+	AUTH_NONE,  /* public */
+	AUTH_USER,  /* a valid, unrevoked access token of an active user, live session */
+	AUTH_ADMIN, /* AUTH_USER whose user has the role "admin" (else 403) */
+};
+
+/* Which request-rate limit a route counts toward (ratelimit.c). */
+enum api_rate {
+	RATE_NONE,
+	RATE_IP, /* RATE_LIMIT_IP_PER_MINUTE: the credential endpoints */
+};
+
+struct principal;
+struct call;
+
+/* An endpoint handler: sees only validated policy (auth, rate) and the call. */
+typedef void (*api_fn)(struct call *k);
+
+/* The policy of one route: struct route.ctx of every dispatched route. */
+struct endpoint {
+	api_fn fn;
+	enum api_auth auth;
+	enum api_rate rate;
+};
+
+/*
+ * One request on its way through a handler.  Everything here is owned by
+ * the dispatcher and released by it when the handler returns: the
+ * database connection (borrowed at most once, by call_db() or, on
+ * authenticated routes, by the dispatcher after the token checks), the
+ * decoded JSON body and the validation errors.
+ */
+struct call {
+	struct req *r;
+	struct resp *rs;
+	const struct principal *p; /* AUTH_USER / AUTH_ADMIN: the caller; else NULL */
+	struct store_conn *db;     /* NULL until borrowed */
+	json_t *body;              /* NULL until call_body() */
+	struct verr v;             /* validation errors; call_invalid() answers them */
+};
+
+/*
+ * The http_handler of every route with an endpoint: rate limit, then
+ * authentication (signature, claims and the revocation store first; a
+ * database connection only once the token is good), then the endpoint.
+ */
+void api_dispatch(struct req *r, struct resp *rs);
+
+/* The call's connection (borrowed on first use), or NULL with 503 answered. */
+struct store_conn *call_db(struct call *k);
+/* Give the connection back early (before slow work); call_db() borrows anew. */
+void call_db_done(struct call *k);
+/* The request body as a JSON object (decoded once), or NULL with 415/422 answered. */
+json_t *call_body(struct call *k);
+/* A string field of the body (see json_field_str); errors collect in k->v. */
+const char *call_str(struct call *k, const char *field, bool required);
+/* True (and 422 answered) when validation errors were collected. */
+bool call_invalid(struct call *k);
+
+/*
+ * One transaction with a single error exit: begin, step(k, arg), commit.
+ * When the step returns anything but STORE_OK, or the commit fails, the
+ * transaction is rolled back; a step that answered an outcome of its own
+ * (400, 404 ...) keeps that answer, otherwise the result is answered here:
+ * NOT_FOUND 404, CONFLICT 409, UNAVAILABLE 503 + Retry-After, ERROR 500.
+ * A response set by a step whose commit then fails is replaced.  Returns
+ * the result.
+ */
+typedef enum store_rc (*api_step)(struct call *k, void *arg);
+enum store_rc api_tx(struct call *k, api_step step, void *arg);
+
 /* ---- handlers ---- */
 
-/* health.c */
+/* health.c (plain http handlers: inline or on the probe pool) */
 void api_health(struct req *r, struct resp *rs);
 void api_ready(struct req *r, struct resp *rs);
 void api_metrics(struct req *r, struct resp *rs);
@@ -35,43 +110,42 @@ void api_openid_configuration(struct req *r, struct resp *rs);
 /* openapi.c */
 void api_openapi(struct req *r, struct resp *rs);
 /* auth.c */
-void api_register(struct req *r, struct resp *rs);
-void api_login(struct req *r, struct resp *rs);
-void api_refresh(struct req *r, struct resp *rs);
-void api_logout(struct req *r, struct resp *rs);
-void api_logout_all(struct req *r, struct resp *rs);
-void api_sessions_list(struct req *r, struct resp *rs);
-void api_session_delete(struct req *r, struct resp *rs);
+void api_register(struct call *k);
+void api_login(struct call *k);
+void api_refresh(struct call *k);
+void api_logout(struct call *k);
+void api_logout_all(struct call *k);
+void api_sessions_list(struct call *k);
+void api_session_delete(struct call *k);
 /* users.c */
-void api_me_get(struct req *r, struct resp *rs);
-void api_me_patch(struct req *r, struct resp *rs);
-void api_me_delete(struct req *r, struct resp *rs);
+void api_me_get(struct call *k);
+void api_me_patch(struct call *k);
+void api_me_delete(struct call *k);
 /* admin.c */
-void api_admin_users_list(struct req *r, struct resp *rs);
-void api_admin_user_get(struct req *r, struct resp *rs);
-void api_admin_user_patch(struct req *r, struct resp *rs);
-void api_admin_user_delete(struct req *r, struct resp *rs);
+void api_admin_users_list(struct call *k);
+void api_admin_user_get(struct call *k);
+void api_admin_user_patch(struct call *k);
+void api_admin_user_delete(struct call *k);
 /* oauth.c */
-void api_oauth_token(struct req *r, struct resp *rs);
-void api_oauth_revoke(struct req *r, struct resp *rs);
+void api_oauth_token(struct call *k);
+void api_oauth_revoke(struct call *k);
 /* account.c: email verification, password reset and change (docs/email.md) */
-void api_verify_email(struct req *r, struct resp *rs);
-void api_verify_email_resend(struct req *r, struct resp *rs);
-void api_password_forgot(struct req *r, struct resp *rs);
-void api_password_reset(struct req *r, struct resp *rs);
-void api_password_change(struct req *r, struct resp *rs);
+void api_verify_email(struct call *k);
+void api_verify_email_resend(struct call *k);
+void api_password_forgot(struct call *k);
+void api_password_reset(struct call *k);
+void api_password_change(struct call *k);
 /*
  * Mint an email-verification token for u and enqueue its email, inside the
  * caller's open transaction (register calls it right before committing).
  */
-enum store_rc account_enqueue_verification(struct req *r, struct store_conn *c,
-                                           const struct user *u);
+enum store_rc account_enqueue_verification(struct call *k, const struct user *u);
 /*
  * REGISTER_SILENT: register met an already registered email.  Tell its
  * owner by email (at most MAIL_PER_HOUR times an hour) in a transaction of
  * its own; the caller then answers exactly as for a new account.
  */
-enum store_rc account_register_existing(struct req *r, struct store_conn *c, const char *email);
+enum store_rc account_register_existing(struct call *k, const char *email);
 
 /* ---- shared helpers (common.c) ---- */
 
@@ -80,23 +154,20 @@ int64_t api_now(void);
 void api_iso_time(int64_t t, char out[32]);
 /* The public representation of a user. */
 json_t *api_user_json(const struct user *u);
-/* roles "user,admin" -> ["user","admin"] */
-json_t *api_roles_json(const char *csv);
-bool api_has_role(const char *csv, const char *role);
 
 /* Trim, lower-case and check an email address; false when it is not one. */
 bool api_email_normalize(const char *in, char out[STORE_EMAIL_LEN]);
 
-/* Borrow a database connection or answer 503 + Retry-After (returns NULL). */
-struct store_conn *api_db(struct req *r, struct resp *rs);
-void api_db_done(struct req *r, struct store_conn *c);
 /* Answer a storage failure: 503 + Retry-After when unavailable, else 500. */
 void api_store_failed(struct resp *rs, enum store_rc rc);
 void api_unavailable(struct resp *rs, const char *detail);
+void api_internal_error(struct resp *rs);
 
-/* Record an audit event (failures are logged, never fatal to the request). */
-void api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
-               const char *detail);
+/*
+ * Record an audit event on the call's connection (inside its transaction
+ * when one is open).  Failures are logged, never fatal to the request.
+ */
+void api_audit(struct call *k, const char *event, const char *user_id, const char *detail);
 
 /* Copy a header value safe for storage (printable ASCII, bounded). */
 void api_user_agent(const struct req *r, char out[STORE_UA_LEN]);
@@ -106,7 +177,7 @@ void api_user_agent(const struct req *r, char out[STORE_UA_LEN]);
  * token and records the audit event; then answer 200 with a token pair.
  * Returns false (rs answered) on a storage failure.
  */
-bool api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, const struct user *u);
+bool api_issue_session(struct call *k, const struct user *u);
 
 /*
  * Mint an access token + the given refresh token into a JSON token
@@ -148,9 +219,8 @@ enum grant_rc {
 	GRANT_BAD_REFRESH,     /* unknown, expired, revoked or reused refresh token */
 };
 
-enum grant_rc api_password_grant(struct req *r, struct resp *rs, const char *email,
-                                 const char *password);
-enum grant_rc api_refresh_grant(struct req *r, struct resp *rs, const char *refresh_token);
+enum grant_rc api_password_grant(struct call *k, const char *email, const char *password);
+enum grant_rc api_refresh_grant(struct call *k, const char *refresh_token);
 
 /* ---- authentication (authn.c) ---- */
 
@@ -163,12 +233,18 @@ struct principal {
 };
 
 /*
- * Authenticate the Bearer token of r: signature, claims, deny-list,
- * revocation time, user active, session active.  true with *p filled, or
- * false with rs answered (401 + WWW-Authenticate, or 503 when the
- * revocation store or database is unavailable).
+ * The checks that need no database: a Bearer token with a good signature
+ * and claims (jws_verify), not deny-listed, not issued before the user's
+ * revocation time (one cache round trip).  true with p->jti, iat, exp,
+ * user.id and session.id set; else false with rs answered (401 +
+ * WWW-Authenticate, or 503 when the revocation store is unavailable).
  */
-bool api_authenticate(struct req *r, struct resp *rs, struct store_conn *c, struct principal *p);
+bool authn_token(struct req *r, struct resp *rs, struct principal *p);
+/*
+ * The rest, on a borrowed connection: the user exists and is active, the
+ * session is the user's, not revoked, not past its absolute lifetime.
+ */
+bool authn_load(struct resp *rs, struct store_conn *c, struct principal *p);
 
 /*
  * Verify an access token string without the database (for /oauth/revoke).

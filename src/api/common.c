@@ -1,7 +1,7 @@
 /*
  * api/common.c - helpers shared by the handlers: time formatting, the user
- * representation, email normalisation, database borrowing with the right
- * failure answers, audit events, and issuing token pairs.
+ * representation, email normalisation, the failure answers, audit events,
+ * and issuing token pairs.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "auth/keys.h"
+#include "auth/roles.h"
 #include "cache/cache.h"
 #include "auth/password.h"
 #include "auth/tokens.h"
@@ -31,38 +32,6 @@ void api_iso_time(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-json_t *api_roles_json(const char *csv)
-{
-	json_t *a = json_array();
-	const char *p = csv;
-
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		if (n)
-			json_array_append_new(a, json_stringn(p, n));
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return a;
-}
-
-bool api_has_role(const char *csv, const char *role)
-{
-	size_t len = strlen(role);
-	const char *p = csv;
-
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		if (n == len && memcmp(p, role, n) == 0)
-			return true;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return false;
-}
-
 json_t *api_user_json(const struct user *u)
 {
 	json_t *o = json_object();
@@ -76,7 +45,7 @@ json_t *api_user_json(const struct user *u)
 	                    u->has_full_name ? json_string(u->full_name) : json_null());
 	json_object_set_new(o, "is_active", json_boolean(u->is_active));
 	json_object_set_new(o, "is_verified", json_boolean(u->is_verified));
-	json_object_set_new(o, "roles", api_roles_json(u->roles));
+	json_object_set_new(o, "roles", roles_json(u->roles));
 	json_object_set_new(o, "created_at", json_string(created));
 	json_object_set_new(o, "updated_at", json_string(updated));
 	return o;
@@ -149,19 +118,9 @@ void api_unavailable(struct resp *rs, const char *detail)
 	resp_header(rs, "Retry-After", "1");
 }
 
-struct store_conn *api_db(struct req *r, struct resp *rs)
+void api_internal_error(struct resp *rs)
 {
-	struct store_conn *c = store_acquire(r->app->store);
-
-	if (!c)
-		api_unavailable(rs, "Database unavailable, retry later");
-	return c;
-}
-
-void api_db_done(struct req *r, struct store_conn *c)
-{
-	if (c)
-		store_release(r->app->store, c);
+	resp_detail(rs, 500, "Internal Server Error");
 }
 
 void api_store_failed(struct resp *rs, enum store_rc rc)
@@ -169,7 +128,7 @@ void api_store_failed(struct resp *rs, enum store_rc rc)
 	if (rc == STORE_UNAVAILABLE)
 		api_unavailable(rs, "Database unavailable, retry later");
 	else
-		resp_detail(rs, 500, "Internal Server Error");
+		api_internal_error(rs);
 }
 
 void api_user_agent(const struct req *r, char out[STORE_UA_LEN])
@@ -183,13 +142,14 @@ void api_user_agent(const struct req *r, char out[STORE_UA_LEN])
 	out[i] = '\0';
 }
 
-void api_audit(struct req *r, struct store_conn *c, const char *event, const char *user_id,
-               const char *detail)
+void api_audit(struct call *k, const char *event, const char *user_id, const char *detail)
 {
+	struct req *r = k->r;
 	char ua[STORE_UA_LEN];
 
 	api_user_agent(r, ua);
-	if (store_audit(c, event, user_id, r->client_ip, ua, detail, api_now()) != STORE_OK)
+	if (!k->db ||
+	    store_audit(k->db, event, user_id, r->client_ip, ua, detail, api_now()) != STORE_OK)
 		log_msg(LOG_ERROR, r->request_id, "audit: cannot record %s", event);
 	else
 		log_msg(LOG_INFO, r->request_id, "audit: %s user=%s client=%s", event,
@@ -233,48 +193,52 @@ void api_token_response(struct req *r, struct resp *rs, const struct user *u,
 	resp_header(rs, "Pragma", "no-cache");
 }
 
-bool api_issue_session(struct req *r, struct resp *rs, struct store_conn *c, const struct user *u)
+struct new_session {
+	const struct user *u;
+	struct session s;
+	struct refresh_token t;
+};
+
+static enum store_rc insert_session(struct call *k, void *arg)
 {
-	const struct config *cfg = r->app->cfg;
-	struct session s = {0};
-	struct refresh_token t = {0};
-	char token[44];
-	int64_t now = api_now();
+	struct new_session *n = arg;
 	enum store_rc rc;
 
-	if (uuid_v4(s.id) != 0 || token_random(token) != 0) {
-		resp_detail(rs, 500, "Internal Server Error");
+	if ((rc = store_session_insert(k->db, &n->s)) == STORE_OK &&
+	    (rc = store_refresh_insert(k->db, &n->t)) == STORE_OK)
+		api_audit(k, "login_succeeded", n->u->id, NULL);
+	return rc;
+}
+
+bool api_issue_session(struct call *k, const struct user *u)
+{
+	const struct config *cfg = k->r->app->cfg;
+	struct new_session n = {.u = u};
+	char token[44];
+	int64_t now = api_now();
+
+	if (uuid_v4(n.s.id) != 0 || token_random(token) != 0) {
+		api_internal_error(k->rs);
 		return false;
 	}
-	snprintf(s.user_id, sizeof(s.user_id), "%s", u->id);
-	api_user_agent(r, s.user_agent);
-	snprintf(s.ip, sizeof(s.ip), "%s", r->client_ip);
-	s.created_at = s.last_used_at = now;
-	s.expires_at = now + (int64_t)cfg->session_max_lifetime_days * 86400;
+	snprintf(n.s.user_id, sizeof(n.s.user_id), "%s", u->id);
+	api_user_agent(k->r, n.s.user_agent);
+	snprintf(n.s.ip, sizeof(n.s.ip), "%s", k->r->client_ip);
+	n.s.created_at = n.s.last_used_at = now;
+	n.s.expires_at = now + (int64_t)cfg->session_max_lifetime_days * 86400;
 
-	api_token_hash(r, token, t.token_hash);
-	snprintf(t.session_id, sizeof(t.session_id), "%s", s.id);
-	snprintf(t.user_id, sizeof(t.user_id), "%s", u->id);
-	t.issued_at = now;
-	t.expires_at = now + (int64_t)cfg->refresh_token_expire_days * 86400;
-	if (t.expires_at > s.expires_at)
-		t.expires_at = s.expires_at;
+	api_token_hash(k->r, token, n.t.token_hash);
+	snprintf(n.t.session_id, sizeof(n.t.session_id), "%s", n.s.id);
+	snprintf(n.t.user_id, sizeof(n.t.user_id), "%s", u->id);
+	n.t.issued_at = now;
+	n.t.expires_at = now + (int64_t)cfg->refresh_token_expire_days * 86400;
+	if (n.t.expires_at > n.s.expires_at)
+		n.t.expires_at = n.s.expires_at;
 
-	if ((rc = store_begin(c)) != STORE_OK)
-		goto fail;
-	if ((rc = store_session_insert(c, &s)) != STORE_OK ||
-	    (rc = store_refresh_insert(c, &t)) != STORE_OK) {
-		store_rollback(c);
-		goto fail;
-	}
-	api_audit(r, c, "login_succeeded", u->id, NULL);
-	if ((rc = store_commit(c)) != STORE_OK)
-		goto fail;
-	api_token_response(r, rs, u, s.id, token, t.expires_at);
+	if (api_tx(k, insert_session, &n) != STORE_OK)
+		return false;
+	api_token_response(k->r, k->rs, u, n.s.id, token, n.t.expires_at);
 	return true;
-fail:
-	api_store_failed(rs, rc);
-	return false;
 }
 
 bool api_full_name_ok(const char *name)

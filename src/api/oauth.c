@@ -39,13 +39,14 @@ static bool oauth_form(struct req *r, struct resp *rs, struct form *f)
 	return true;
 }
 
-void api_oauth_token(struct req *r, struct resp *rs)
+void api_oauth_token(struct call *k)
 {
+	struct resp *rs = k->rs;
 	struct form f;
 	const char *grant, *a, *b;
 	enum grant_rc grc;
 
-	if (!api_rate_ip(r, rs) || !oauth_form(r, rs, &f))
+	if (!oauth_form(k->r, rs, &f))
 		return;
 	grant = form_get(&f, "grant_type");
 	if (!grant) {
@@ -60,14 +61,14 @@ void api_oauth_token(struct req *r, struct resp *rs)
 			            "username and password are required");
 			return;
 		}
-		grc = api_password_grant(r, rs, a, b);
+		grc = api_password_grant(k, a, b);
 	} else if (strcmp(grant, "refresh_token") == 0) {
 		a = form_get(&f, "refresh_token");
 		if (!a) {
 			oauth_error(rs, 400, "invalid_request", "refresh_token is required");
 			return;
 		}
-		grc = api_refresh_grant(r, rs, a);
+		grc = api_refresh_grant(k, a);
 	} else {
 		oauth_error(rs, 400, "unsupported_grant_type",
 		            "supported grant types: password, refresh_token");
@@ -93,18 +94,18 @@ void api_oauth_token(struct req *r, struct resp *rs)
 }
 
 /* Revoke a refresh token's session; false when it is not one of ours. */
-static bool revoke_refresh(struct req *r, struct store_conn *c, const char *token)
+static bool revoke_refresh(struct call *k, const char *token)
 {
 	char hash[STORE_TOKHASH_LEN];
 	struct refresh_token t;
 
 	if (strlen(token) > 256)
 		return false;
-	api_token_hash(r, token, hash);
-	if (store_refresh_by_hash(c, hash, &t) != STORE_OK)
+	api_token_hash(k->r, token, hash);
+	if (store_refresh_by_hash(k->db, hash, &t) != STORE_OK)
 		return false;
-	if (store_session_revoke(c, t.session_id, t.user_id, api_now()) == STORE_OK)
-		api_audit(r, c, "token_revoked", t.user_id, t.session_id);
+	if (store_session_revoke(k->db, t.session_id, t.user_id, api_now()) == STORE_OK)
+		api_audit(k, "token_revoked", t.user_id, t.session_id);
 	return true;
 }
 
@@ -125,11 +126,12 @@ static int revoke_access(struct req *r, const char *token)
 	return rc;
 }
 
-void api_oauth_revoke(struct req *r, struct resp *rs)
+void api_oauth_revoke(struct call *k)
 {
+	struct req *r = k->r;
+	struct resp *rs = k->rs;
 	struct form f;
 	const char *token;
-	struct store_conn *c;
 
 	if (!oauth_form(r, rs, &f))
 		return;
@@ -150,10 +152,9 @@ void api_oauth_revoke(struct req *r, struct resp *rs)
 			return;
 		}
 	} else {
-		if (!(c = api_db(r, rs)))
+		if (!call_db(k))
 			return;
-		revoke_refresh(r, c, token);
-		api_db_done(r, c);
+		revoke_refresh(k, token);
 	}
 	resp_empty(rs, 200);
 	resp_header(rs, "Cache-Control", "no-store");

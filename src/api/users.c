@@ -1,5 +1,8 @@
 /*
  * api/users.c - /api/v1/users/me: read, rename, delete one's own account.
+ *
+ * The dispatcher has authenticated the caller (AUTH_USER) before any of
+ * these runs; k->p is the user and session, k->db the connection.
  */
 #include <stdio.h>
 #include <string.h>
@@ -7,104 +10,73 @@
 #include "api/api.h"
 #include "app.h"
 #include "auth/password.h"
-#include "cache/cache.h"
 
-void api_me_get(struct req *r, struct resp *rs)
+void api_me_get(struct call *k)
 {
-	struct principal p;
-	struct store_conn *c;
-
-	if (!(c = api_db(r, rs)))
-		return;
-	if (api_authenticate(r, rs, c, &p))
-		resp_json(rs, 200, api_user_json(&p.user));
-	api_db_done(r, c);
+	resp_json(k->rs, 200, api_user_json(&k->p->user));
 }
 
-void api_me_patch(struct req *r, struct resp *rs)
+void api_me_patch(struct call *k)
 {
-	struct principal p;
-	struct store_conn *c;
-	struct verr v = {0};
-	json_t *body = NULL, *fn;
+	const struct user *me = &k->p->user;
+	struct user u;
+	json_t *fn;
+	const char *name = NULL;
 	enum store_rc rc;
 
-	if (!(c = api_db(r, rs)))
+	if (!call_body(k))
 		return;
-	if (!api_authenticate(r, rs, c, &p) || !(body = req_json(r, rs)))
-		goto out;
-	fn = json_object_get(body, "full_name");
-	if (fn && !json_is_null(fn)) {
-		const char *name = json_field_str(body, "full_name", false, &v);
+	fn = json_object_get(k->body, "full_name");
+	if (!fn) {
+		resp_json(k->rs, 200, api_user_json(me));
+		return;
+	}
+	if (!json_is_null(fn)) {
+		name = call_str(k, "full_name", false);
 		if (name && !api_full_name_ok(name))
-			verr_add(&v, "body", "full_name",
+			verr_add(&k->v, "body", "full_name",
 			         "full_name must be at most 255 bytes without control characters",
 			         "value_error");
-		if (verr_any(&v)) {
-			verr_respond(&v, rs);
-			goto out;
-		}
-		snprintf(p.user.full_name, sizeof(p.user.full_name), "%s", name);
-		p.user.has_full_name = true;
-	} else if (fn) {
-		p.user.full_name[0] = '\0';
-		p.user.has_full_name = false;
 	}
-	if (fn) {
-		p.user.updated_at = api_now();
-		if ((rc = store_user_update(c, &p.user)) != STORE_OK) {
-			api_store_failed(rs, rc);
-			goto out;
-		}
-	}
-	resp_json(rs, 200, api_user_json(&p.user));
-out:
-	verr_free(&v);
-	json_decref(body);
-	api_db_done(r, c);
+	if (call_invalid(k))
+		return;
+	/* One UPDATE of the name only: nothing read earlier is written back. */
+	rc = store_user_set_name(k->db, me->id, name, api_now(), &u);
+	if (rc == STORE_NOT_FOUND)
+		resp_detail(k->rs, 401, "Could not validate credentials");
+	else if (rc != STORE_OK)
+		api_store_failed(k->rs, rc);
+	else
+		resp_json(k->rs, 200, api_user_json(&u));
 }
 
-void api_me_delete(struct req *r, struct resp *rs)
+static enum store_rc delete_me(struct call *k, void *arg)
 {
-	struct principal p;
-	struct store_conn *c;
-	struct verr v = {0};
-	json_t *body = NULL;
-	const char *pw;
-	int64_t now = api_now();
-	enum store_rc rc;
+	enum store_rc rc = store_user_delete(k->db, k->p->user.id);
 
-	if (!(c = api_db(r, rs)))
+	(void)arg;
+	if (rc == STORE_OK)
+		api_audit(k, "account_deleted", k->p->user.id, "by the user");
+	return rc;
+}
+
+void api_me_delete(struct call *k)
+{
+	const char *pw;
+
+	if (!call_body(k))
 		return;
-	if (!api_authenticate(r, rs, c, &p) || !(body = req_json(r, rs)))
-		goto out;
-	pw = json_field_str(body, "password", true, &v);
-	if (verr_any(&v)) {
-		verr_respond(&v, rs);
-		goto out;
+	pw = call_str(k, "password", true);
+	if (call_invalid(k))
+		return;
+	if (password_verify(pw, k->p->user.password_hash) != 1) {
+		resp_detail(k->rs, 400, "Incorrect password");
+		return;
 	}
-	if (password_verify(pw, p.user.password_hash) != 1) {
-		resp_detail(rs, 400, "Incorrect password");
-		goto out;
+	if (api_revoke_user_tokens(k->r, k->p->user.id, api_now() + 1) != 0) {
+		api_unavailable(k->rs, "Revocation store unavailable, retry later");
+		return;
 	}
-	if (api_revoke_user_tokens(r, p.user.id, now + 1) != 0) {
-		api_unavailable(rs, "Revocation store unavailable, retry later");
-		goto out;
-	}
-	if ((rc = store_begin(c)) != STORE_OK ||
-	    (rc = store_user_delete(c, p.user.id)) != STORE_OK) {
-		store_rollback(c);
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	api_audit(r, c, "account_deleted", p.user.id, "by the user");
-	if ((rc = store_commit(c)) != STORE_OK) {
-		api_store_failed(rs, rc);
-		goto out;
-	}
-	resp_empty(rs, 204);
-out:
-	verr_free(&v);
-	json_decref(body);
-	api_db_done(r, c);
+	if (api_tx(k, delete_me, NULL) == STORE_OK)
+		resp_empty(k->rs, 204);
 }

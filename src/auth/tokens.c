@@ -17,6 +17,7 @@
 
 #include "auth/b64.h"
 #include "auth/jws.h"
+#include "auth/roles.h"
 #include "log.h"
 
 int token_random(char out[TOKEN_RANDOM_LEN + 1])
@@ -81,33 +82,6 @@ int uuid_v4(char out[UUID_LEN + 1])
 	return 0;
 }
 
-json_t *tokens_roles_array(const char *roles_csv)
-{
-	json_t *roles = json_array();
-	const char *p = roles_csv, *start, *end;
-
-	if (roles == NULL || p == NULL)
-		return roles;
-	while (*p) {
-		start = p;
-		while (*p && *p != ',')
-			p++;
-		end = p;
-		while (start < end && (*start == ' ' || *start == '\t'))
-			start++;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end > start &&
-		    json_array_append_new(roles, json_stringn(start, (size_t)(end - start))) != 0) {
-			json_decref(roles);
-			return NULL;
-		}
-		if (*p == ',')
-			p++;
-	}
-	return roles;
-}
-
 char *access_token_issue(const struct keys *k, const struct config *cfg, const char *user_id,
                          const char *session_id, const char *email, bool email_verified,
                          const char *roles_csv, int64_t now, char jti_out[UUID_LEN + 1],
@@ -125,7 +99,7 @@ char *access_token_issue(const struct keys *k, const struct config *cfg, const c
 	if (uuid_v4(jti) < 0)
 		return NULL;
 	exp = now + (int64_t)cfg->access_token_expire_minutes * 60;
-	roles = tokens_roles_array(roles_csv);
+	roles = roles_json(roles_csv ? roles_csv : "");
 	claims = json_object();
 	if (claims == NULL || roles == NULL)
 		goto done;

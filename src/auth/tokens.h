@@ -42,16 +42,13 @@ int uuid_v4(char out[UUID_LEN + 1]);
  * `now`: iss = cfg->jwt_issuer, sub, aud (only when cfg->jwt_audience is
  * set), iat = nbf = now, exp = now + access_token_expire_minutes * 60, a
  * fresh jti (copied to jti_out when not NULL), sid, email, email_verified,
- * and roles as a JSON array built from the comma-separated roles_csv
- * (blanks trimmed, empty items dropped; NULL gives []).  *exp_out (if not
+ * and roles as a JSON array built from the canonical comma-separated
+ * roles_csv (auth/roles.h; NULL gives []).  *exp_out (if not
  * NULL) receives exp.  Returns the token (caller frees) or NULL.
  */
 char *access_token_issue(const struct keys *k, const struct config *cfg, const char *user_id,
                          const char *session_id, const char *email, bool email_verified,
                          const char *roles_csv, int64_t now, char jti_out[UUID_LEN + 1],
                          int64_t *exp_out);
-
-/* The roles array access_token_issue() puts in the token (new reference). */
-json_t *tokens_roles_array(const char *roles_csv);
 
 #endif

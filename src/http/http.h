@@ -30,8 +30,9 @@ struct req {
 	const struct app *app;
 
 	const char *method;
-	const char *path;  /* without the query string */
-	const char *route; /* the route's template, e.g. /api/v1/admin/users/{id} */
+	const char *path;      /* without the query string */
+	const char *route;     /* the route's template, e.g. /api/v1/admin/users/{id} */
+	const void *route_ctx; /* the matched route's ctx (struct route) */
 	const char *request_id;
 	const char *client_ip; /* after TRUSTED_PROXIES handling */
 

@@ -22,11 +22,24 @@ enum route_pool {
 	POOL__COUNT
 };
 
+/* Route flags. */
+enum {
+	/*
+	 * The handler answers during the drain too, on the HTTP thread (it must
+	 * not block once shutdown has begun): readiness, which reports 503.
+	 * Every other pooled route is answered 503 + Retry-After by the server.
+	 */
+	ROUTE_ANSWERS_DRAINING = 1u << 0,
+};
+
 struct route {
 	const char *method;  /* "GET", "POST", ... */
 	const char *pattern; /* "/api/v1/users/{id}" */
 	http_handler handler;
 	enum route_pool pool;
+	unsigned flags; /* ROUTE_* */
+	const void *
+	        ctx; /* opaque to the HTTP layer: the handler's per-route policy (req->route_ctx) */
 };
 
 enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED };

@@ -50,7 +50,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/api.h"
 #include "app.h"
 #include "arena.h"
 #include "config.h"
@@ -466,6 +465,7 @@ static enum MHD_Result dispatch(struct exchange *ex)
 		return respond(ex);
 	}
 	r->route = ex->route->pattern;
+	r->route_ctx = ex->route->ctx;
 
 	wp = ex->route->pool == POOL_INLINE ? NULL : app->pools[ex->route->pool];
 	if (wp && atomic_load(&app->shutting_down)) {
@@ -476,7 +476,7 @@ static enum MHD_Result dispatch(struct exchange *ex)
 		 * before this check, so the drain cannot miss a request that saw
 		 * the flag still down.)
 		 */
-		if (ex->route->handler == api_ready) {
+		if (ex->route->flags & ROUTE_ANSWERS_DRAINING) {
 			ex->route->handler(r, &ex->resp);
 		} else {
 			resp_detail(&ex->resp, 503, "Service shutting down, retry later");

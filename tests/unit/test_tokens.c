@@ -138,26 +138,6 @@ static void test_uuid_v4(void **state)
 		assert_true(variants[i] > 0);
 }
 
-static void test_roles_array(void **state)
-{
-	json_t *r;
-
-	(void)state;
-	r = tokens_roles_array(" user , admin,,  ,ops ");
-	assert_int_equal(json_array_size(r), 3);
-	assert_string_equal(json_string_value(json_array_get(r, 0)), "user");
-	assert_string_equal(json_string_value(json_array_get(r, 1)), "admin");
-	assert_string_equal(json_string_value(json_array_get(r, 2)), "ops");
-	json_decref(r);
-	r = tokens_roles_array(NULL);
-	assert_true(json_is_array(r));
-	assert_int_equal(json_array_size(r), 0);
-	json_decref(r);
-	r = tokens_roles_array("");
-	assert_int_equal(json_array_size(r), 0);
-	json_decref(r);
-}
-
 static void test_access_token_claims(void **state)
 {
 	struct fx *f = *state;
@@ -270,7 +250,6 @@ int main(void)
 	        cmocka_unit_test(test_token_random),
 	        cmocka_unit_test(test_token_hash),
 	        cmocka_unit_test(test_uuid_v4),
-	        cmocka_unit_test(test_roles_array),
 	        cmocka_unit_test(test_access_token_claims),
 	        cmocka_unit_test(test_access_token_without_audience),
 	        cmocka_unit_test(test_access_token_bad_input),
