@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	log_init(cfg.log_level, cfg.log_format);
+	/* DEBUG=true: more detail in the logs (never in responses). */
+	log_init(cfg.debug ? LOG_DEBUG : cfg.log_level, cfg.log_format);
 
 	if (strcmp(cmd, "serve") == 0)
 		rc = cmd_serve(&cfg);

@@ -463,9 +463,10 @@ void api_password_change(struct call *k)
 		api_password_valid(k->r, "new_password", pw, &k->v);
 	if (call_invalid(k))
 		return;
-	if (password_verify(current, k->p->user.password_hash) != 1) {
-		api_audit(k, "password_change_failed", k->p->user.id, "wrong current password");
-		resp_detail(k->rs, 400, "Incorrect password");
+	if (!api_current_password_ok(k, current)) {
+		if (k->rs->status == 400)
+			api_audit(k, "password_change_failed", k->p->user.id,
+			          "wrong current password");
 		return;
 	}
 	if (password_hash(pw, cfg->password_bcrypt_rounds, x.pwhash) != 0 ||

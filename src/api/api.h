@@ -50,6 +50,9 @@ struct endpoint {
 	api_fn fn;
 	enum api_auth auth;
 	enum api_rate rate;
+	/* Errors in the RFC 6749 5.2 shape {"error", "error_description"}, also the
+	 * dispatcher's own (429, 503) and the 500s: /oauth/token. */
+	bool oauth_errors;
 };
 
 /*
@@ -185,6 +188,14 @@ bool api_issue_session(struct call *k, const struct user *u);
  */
 void api_token_response(struct req *r, struct resp *rs, const struct user *u,
                         const char *session_id, const char *refresh_token, int64_t refresh_exp);
+
+/*
+ * The caller's current password (password/change, DELETE /users/me), under
+ * the same per-address + account and per-account caps as login: a stolen
+ * access token does not buy unlimited guesses.  False with 400 "Incorrect
+ * password" (counted as a failed login) or 429 answered.
+ */
+bool api_current_password_ok(struct call *k, const char *password);
 
 /* full_name rule: at most 255 bytes, no control characters. */
 bool api_full_name_ok(const char *name);

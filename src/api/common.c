@@ -166,6 +166,19 @@ bool api_password_valid(const struct req *r, const char *field, const char *pw, 
 	return false;
 }
 
+bool api_current_password_ok(struct call *k, const char *password)
+{
+	const char *email = k->p->user.email;
+
+	if (!api_rate_login_allowed(k->r, k->rs, email))
+		return false;
+	if (password_verify(password, k->p->user.password_hash) == 1)
+		return true;
+	api_rate_login_failed(k->r, email);
+	resp_detail(k->rs, 400, "Incorrect password");
+	return false;
+}
+
 void api_token_response(struct req *r, struct resp *rs, const struct user *u,
                         const char *session_id, const char *refresh_token, int64_t refresh_exp)
 {

@@ -20,6 +20,7 @@
  * and a cache lookup but never holds a database connection.  api_tx() is
  * the one begin / step / commit helper with a single error exit.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -107,6 +108,37 @@ static bool admit(struct call *k, const struct endpoint *ep, struct principal *p
 	return true;
 }
 
+/*
+ * {"detail": "..."} -> {"error": ..., "error_description": "..."} for a
+ * route whose clients expect RFC 6749 errors.  RFC 6749 names no code for
+ * an overloaded or failing token endpoint; the authorization endpoint's
+ * temporarily_unavailable and server_error (4.1.2.1) are what OAuth
+ * libraries understand.
+ */
+static void oauth_shape(struct resp *rs)
+{
+	json_t *doc, *detail, *o;
+	const char *code;
+
+	if (rs->status < 400 || !rs->body)
+		return;
+	doc = json_loadb(rs->body, rs->body_len, 0, NULL);
+	detail = json_object_get(doc, "detail");
+	if (json_is_string(detail) && !json_object_get(doc, "error")) {
+		code = rs->status == 500                        ? "server_error"
+		       : rs->status == 429 || rs->status == 503 ? "temporarily_unavailable"
+		                                                : "invalid_request";
+		o = json_pack("{s:s,s:O}", "error", code, "error_description", detail);
+		json_decref(doc);
+		free(rs->body);
+		rs->body = json_dumps(o, JSON_COMPACT);
+		rs->body_len = rs->body ? strlen(rs->body) : 0;
+		json_decref(o);
+		return;
+	}
+	json_decref(doc);
+}
+
 void api_dispatch(struct req *r, struct resp *rs)
 {
 	const struct endpoint *ep = r->route_ctx;
@@ -120,6 +152,8 @@ void api_dispatch(struct req *r, struct resp *rs)
 	}
 	if (admit(&k, ep, &p))
 		ep->fn(&k);
+	if (ep->oauth_errors)
+		oauth_shape(rs);
 	call_db_done(&k);
 	json_decref(k.body);
 	verr_free(&k.v);

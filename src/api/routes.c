@@ -53,7 +53,8 @@ const struct route api_routes[] = {
                  .auth = AUTH_USER, .rate = RATE_IP),
         ENDPOINT("POST", "/api/v1/auth/password/forgot", POOL_DB, .fn = api_password_forgot,
                  .rate = RATE_IP),
-        ENDPOINT("POST", "/api/v1/auth/password/reset", POOL_CPU, .fn = api_password_reset),
+        ENDPOINT("POST", "/api/v1/auth/password/reset", POOL_CPU, .fn = api_password_reset,
+                 .rate = RATE_IP),
         ENDPOINT("POST", "/api/v1/auth/password/change", POOL_CPU, .fn = api_password_change,
                  .auth = AUTH_USER),
 
@@ -70,7 +71,8 @@ const struct route api_routes[] = {
         ENDPOINT("DELETE", "/api/v1/admin/users/{id}", POOL_DB, .fn = api_admin_user_delete,
                  .auth = AUTH_ADMIN),
 
-        ENDPOINT("POST", "/oauth/token", POOL_CPU, .fn = api_oauth_token, .rate = RATE_IP),
+        ENDPOINT("POST", "/oauth/token", POOL_CPU, .fn = api_oauth_token, .rate = RATE_IP,
+                 .oauth_errors = true),
         ENDPOINT("POST", "/oauth/revoke", POOL_DB, .fn = api_oauth_revoke),
 };
 

@@ -69,10 +69,8 @@ void api_me_delete(struct call *k)
 	pw = call_str(k, "password", true);
 	if (call_invalid(k))
 		return;
-	if (password_verify(pw, k->p->user.password_hash) != 1) {
-		resp_detail(k->rs, 400, "Incorrect password");
+	if (!api_current_password_ok(k, pw))
 		return;
-	}
 	if (api_revoke_user_tokens(k->r, k->p->user.id, api_now() + 1) != 0) {
 		api_unavailable(k->rs, "Revocation store unavailable, retry later");
 		return;

@@ -51,9 +51,8 @@ void api_openid_configuration(struct req *r, struct resp *rs)
 	json_object_set_new(o, "token_endpoint_auth_methods_supported", strings("none", NULL));
 	json_object_set_new(o, "revocation_endpoint_auth_methods_supported", strings("none", NULL));
 	json_object_set_new(o, "id_token_signing_alg_values_supported", strings("RS256", NULL));
-	json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported",
-	                    strings("RS256", NULL));
-	json_object_set_new(o, "response_types_supported", strings("token", NULL));
+	/* No authorization endpoint (yet): no response type is served. */
+	json_object_set_new(o, "response_types_supported", json_array());
 	json_object_set_new(o, "subject_types_supported", strings("public", NULL));
 	resp_json(rs, 200, o);
 	resp_header(rs, "Cache-Control", "public, max-age=300");
