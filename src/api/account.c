@@ -305,8 +305,6 @@ void api_password_forgot(struct req *r, struct resp *rs)
 
 	if (!body)
 		return;
-	if (!api_rate_ip(r, rs))
-		goto out;
 	email = json_field_str(body, "email", true, &v);
 	if (email && !api_email_normalize(email, norm))
 		verr_add(&v, "body", "email", "value is not a valid email address", "value_error");
@@ -314,6 +312,8 @@ void api_password_forgot(struct req *r, struct resp *rs)
 		verr_respond(&v, rs);
 		goto out;
 	}
+	if (!api_rate_ip(r, rs))
+		goto out;
 	if (!(c = api_db(r, rs)))
 		goto out;
 	rc = store_user_by_email(c, norm, &u);
