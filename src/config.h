@@ -102,6 +102,7 @@ struct config {
 	int rate_limit_login_per_minute;
 	int rate_limit_ip_per_minute;
 	int rate_limit_account_per_hour; /* failed logins per account, all addresses */
+	int rate_limit_ipv6_prefix;      /* IPv6 clients share a bucket per this network */
 	int http_header_timeout_seconds; /* request line + headers must arrive within this */
 	int http_body_timeout_seconds;   /* a body must arrive within this */
 	int http_max_connections;        /* open connections, in total */

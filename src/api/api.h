@@ -37,6 +37,9 @@ enum api_auth {
 enum api_rate {
 	RATE_NONE,
 	RATE_IP, /* RATE_LIMIT_IP_PER_MINUTE: the credential endpoints */
+	/* RATE_IP, counted once the body is valid (the first call_invalid() that
+	 * finds no error): a malformed request never creates a counter. */
+	RATE_IP_VALID,
 };
 
 struct principal;
@@ -63,12 +66,14 @@ struct endpoint {
  * decoded JSON body and the validation errors.
  */
 struct call {
+	const struct endpoint *ep;
 	struct req *r;
 	struct resp *rs;
 	const struct principal *p; /* AUTH_USER / AUTH_ADMIN: the caller; else NULL */
 	struct store_conn *db;     /* NULL until borrowed */
 	json_t *body;              /* NULL until call_body() */
 	struct verr v;             /* validation errors; call_invalid() answers them */
+	bool rate_counted;         /* RATE_IP_VALID: counted */
 };
 
 /*
@@ -86,7 +91,11 @@ void call_db_done(struct call *k);
 json_t *call_body(struct call *k);
 /* A string field of the body (see json_field_str); errors collect in k->v. */
 const char *call_str(struct call *k, const char *field, bool required);
-/* True (and 422 answered) when validation errors were collected. */
+/*
+ * True (and 422 answered) when validation errors were collected; on a
+ * RATE_IP_VALID route the first call that finds none counts the request
+ * (true with 429 / 503 answered when it is over the limit).
+ */
 bool call_invalid(struct call *k);
 
 /*

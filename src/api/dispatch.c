@@ -56,10 +56,15 @@ const char *call_str(struct call *k, const char *field, bool required)
 
 bool call_invalid(struct call *k)
 {
-	if (!verr_any(&k->v))
-		return false;
-	verr_respond(&k->v, k->rs);
-	return true;
+	if (verr_any(&k->v)) {
+		verr_respond(&k->v, k->rs);
+		return true;
+	}
+	if (k->ep->rate == RATE_IP_VALID && !k->rate_counted) {
+		k->rate_counted = true;
+		return !api_rate_ip(k->r, k->rs);
+	}
+	return false;
 }
 
 enum store_rc api_tx(struct call *k, api_step step, void *arg)
@@ -143,7 +148,7 @@ void api_dispatch(struct req *r, struct resp *rs)
 {
 	const struct endpoint *ep = r->route_ctx;
 	struct principal p;
-	struct call k = {.r = r, .rs = rs};
+	struct call k = {.ep = ep, .r = r, .rs = rs};
 
 	if (!ep || !ep->fn) {
 		log_msg(LOG_ERROR, r->request_id, "route %s has no endpoint", r->route);

@@ -43,7 +43,7 @@ bool api_rate_ip(struct req *r, struct resp *rs)
 	int64_t count = 0;
 	int reset_in = 0;
 
-	snprintf(key, sizeof(key), "ip:%s", r->client_ip);
+	snprintf(key, sizeof(key), "ip:%s", r->client_bucket);
 	if (cache_rate_hit(r->app->cache, key, WINDOW, api_now(), &count, &reset_in) != 0) {
 		api_unavailable(rs, "Rate-limit store unavailable, retry later");
 		return false;
@@ -59,7 +59,7 @@ bool api_rate_ip(struct req *r, struct resp *rs)
 
 static void login_key(const struct req *r, const char *email, char *key, size_t len)
 {
-	snprintf(key, len, "login:%s:%s", r->client_ip, email);
+	snprintf(key, len, "login:%s:%s", r->client_bucket, email);
 }
 
 static void account_key(const char *email, char *key, size_t len)

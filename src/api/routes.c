@@ -52,7 +52,7 @@ const struct route api_routes[] = {
         ENDPOINT("POST", "/api/v1/auth/verify-email/resend", POOL_DB, .fn = api_verify_email_resend,
                  .auth = AUTH_USER, .rate = RATE_IP),
         ENDPOINT("POST", "/api/v1/auth/password/forgot", POOL_DB, .fn = api_password_forgot,
-                 .rate = RATE_IP),
+                 .rate = RATE_IP_VALID),
         ENDPOINT("POST", "/api/v1/auth/password/reset", POOL_CPU, .fn = api_password_reset,
                  .rate = RATE_IP),
         ENDPOINT("POST", "/api/v1/auth/password/change", POOL_CPU, .fn = api_password_change,

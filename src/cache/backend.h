@@ -29,8 +29,19 @@ struct cache {
 	void *impl;
 };
 
-/* cache/memory.c */
+/* cache/memory.c: MAX_ENTRIES entries, or capacity (tests use small tables) */
 void *memcache_create(void);
+void *memcache_create_sized(size_t capacity);
+
+/* What the in-process table has done, for tests and diagnostics. */
+struct memcache_stats {
+	size_t count;        /* entries now */
+	size_t capacity;     /* entries at most */
+	size_t max_examined; /* most entries one insert's sweep step examined */
+	size_t reclaimed;    /* expired entries dropped */
+	size_t refused;      /* inserts refused: the table was full of live entries */
+};
+void memcache_stats(void *impl, struct memcache_stats *out);
 extern const struct cache_backend memcache_backend;
 
 /*

@@ -34,7 +34,8 @@ struct req {
 	const char *route;     /* the route's template, e.g. /api/v1/admin/users/{id} */
 	const void *route_ctx; /* the matched route's ctx (struct route) */
 	const char *request_id;
-	const char *client_ip; /* after TRUSTED_PROXIES handling */
+	const char *client_ip;     /* after TRUSTED_PROXIES handling */
+	const char *client_bucket; /* its rate-limit key: IPv6 by RATE_LIMIT_IPV6_PREFIX */
 
 	struct http_kv *headers; /* names as received */
 	size_t n_headers;

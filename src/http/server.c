@@ -54,6 +54,7 @@
 #include "arena.h"
 #include "config.h"
 #include "http/cors.h"
+#include "http/forwarded.h"
 #include "http/http.h"
 #include "http/json.h"
 #include "http/router.h"
@@ -207,62 +208,42 @@ static void *reaper_main(void *arg)
 
 /* ---- client address and request id ---- */
 
-static bool cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
-{
-	int bits = c->prefix, i;
-
-	if (c->family != family)
-		return false;
-	for (i = 0; bits > 0; i++, bits -= 8) {
-		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-		if ((addr[i] & mask) != (c->addr[i] & mask))
-			return false;
-	}
-	return true;
-}
-
-static bool trusted(const struct config *cfg, const char *ip)
-{
-	unsigned char buf[16];
-	size_t i;
-	int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
-
-	if (inet_pton(family, ip, buf) != 1)
-		return false;
-	for (i = 0; i < cfg->n_trusted_proxies; i++)
-		if (cidr_contains(&cfg->trusted_proxies[i], family, buf))
-			return true;
-	return false;
-}
-
 /*
- * The peer's address, or, when the peer is a trusted proxy, the rightmost
- * X-Forwarded-For entry that is not itself a trusted proxy.
+ * The client address and its rate-limit bucket (http/forwarded.c): every
+ * X-Forwarded-For line counts, joined in order, and every Forwarded line.
  */
-static const char *client_address(struct exchange *ex, const char *peer)
+static const char *header_lines(struct exchange *ex, const char *name)
+{
+	const struct req *r = &ex->req;
+	size_t i, len = 0, n = 0;
+	char *out, *p;
+
+	for (i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0) {
+			len += strlen(r->headers[i].value) + 2;
+			n++;
+		}
+	if (n == 0)
+		return NULL;
+	p = out = arena_alloc(ex->arena, len + 1);
+	for (i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			p += sprintf(p, "%s%s", p == out ? "" : ", ", r->headers[i].value);
+	*p = '\0';
+	return out;
+}
+
+static void client_address(struct exchange *ex, const char *peer)
 {
 	const struct config *cfg = ex->srv->app->cfg;
-	const char *xff = req_header(&ex->req, "X-Forwarded-For");
-	char *copy, *p;
+	char *ip = arena_alloc(ex->arena, FWD_ADDR_MAX),
+	     *bucket = arena_alloc(ex->arena, FWD_ADDR_MAX);
 
-	if (!xff || !cfg->n_trusted_proxies || !trusted(cfg, peer))
-		return peer;
-	copy = arena_strdup(ex->arena, xff);
-	for (;;) {
-		unsigned char tmp[16];
-		char *ip;
-
-		p = strrchr(copy, ',');
-		ip = p ? p + 1 : copy;
-		while (*ip == ' ')
-			ip++;
-		ip[strcspn(ip, " ")] = '\0';
-		if (!(inet_pton(AF_INET, ip, tmp) == 1 || inet_pton(AF_INET6, ip, tmp) == 1))
-			return peer; /* garbage: do not believe any of it */
-		if (!trusted(cfg, ip) || !p)
-			return ip;
-		*p = '\0';
-	}
+	fwd_client_address(peer, header_lines(ex, "X-Forwarded-For"), header_lines(ex, "Forwarded"),
+	                   cfg->trusted_proxies, cfg->n_trusted_proxies, ip, FWD_ADDR_MAX);
+	fwd_bucket(ip, cfg->rate_limit_ipv6_prefix, bucket, FWD_ADDR_MAX);
+	ex->req.client_ip = ip;
+	ex->req.client_bucket = bucket;
 }
 
 static bool request_id_sane(const char *s)
@@ -364,7 +345,7 @@ static int build_req(struct exchange *ex, const char *method, const char *url)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
 			          sizeof(peer));
 	}
-	r->client_ip = client_address(ex, arena_strdup(ex->arena, peer));
+	client_address(ex, peer);
 	r->request_id = request_id(ex);
 	if (hc.total > MAX_HEADERS || hc.bytes > MAX_HEADER_BYTES)
 		return 431;

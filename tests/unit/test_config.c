@@ -257,6 +257,7 @@ static const struct int_var int_vars[] = {
         IV("RATE_LIMIT_LOGIN_PER_MINUTE", rate_limit_login_per_minute, 1, 100000, 10),
         IV("RATE_LIMIT_IP_PER_MINUTE", rate_limit_ip_per_minute, 1, 1000000, 100),
         IV("RATE_LIMIT_ACCOUNT_PER_HOUR", rate_limit_account_per_hour, 1, 1000000, 100),
+        IV("RATE_LIMIT_IPV6_PREFIX", rate_limit_ipv6_prefix, 32, 128, 64),
         IV("HTTP_HEADER_TIMEOUT_SECONDS", http_header_timeout_seconds, 1, 300, 20),
         IV("HTTP_BODY_TIMEOUT_SECONDS", http_body_timeout_seconds, 1, 600, 30),
         IV("HTTP_MAX_CONNECTIONS", http_max_connections, 1, 1000000, 4096),
@@ -1130,6 +1131,7 @@ static void test_print_full_and_redacted(void **state)
 	        "RATE_LIMIT_LOGIN_PER_MINUTE=10\n"
 	        "RATE_LIMIT_IP_PER_MINUTE=100\n"
 	        "RATE_LIMIT_ACCOUNT_PER_HOUR=100\n"
+	        "RATE_LIMIT_IPV6_PREFIX=64\n"
 	        "HTTP_HEADER_TIMEOUT_SECONDS=20\n"
 	        "HTTP_BODY_TIMEOUT_SECONDS=30\n"
 	        "HTTP_MAX_CONNECTIONS=4096\n"
@@ -1399,6 +1401,7 @@ static const char *const all_names[] = {"APP_NAME",
                                         "RATE_LIMIT_LOGIN_PER_MINUTE",
                                         "RATE_LIMIT_IP_PER_MINUTE",
                                         "RATE_LIMIT_ACCOUNT_PER_HOUR",
+                                        "RATE_LIMIT_IPV6_PREFIX",
                                         "HTTP_HEADER_TIMEOUT_SECONDS",
                                         "HTTP_BODY_TIMEOUT_SECONDS",
                                         "HTTP_MAX_CONNECTIONS",
