@@ -11,11 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "arena.h"
 #include "cache/backend.h"
 #include "config.h"
 
 #define KEY_MAX 256
+
+/*
+ * "rl:<key>", or "rl:#<SHA-256 of key in hex>" when that would not fit:
+ * a long subject (rl:login:<address>:<a 320-byte email>) is never cut,
+ * so two long keys never share one counter.
+ */
+static void rate_key(const char *key, char k[KEY_MAX])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char md[32];
+	size_t i;
+
+	if (strlen(key) + 3 < KEY_MAX) {
+		snprintf(k, KEY_MAX, "rl:%s", key);
+		return;
+	}
+	SHA256((const unsigned char *)key, strlen(key), md);
+	memcpy(k, "rl:#", 4);
+	for (i = 0; i < sizeof(md); i++) {
+		k[4 + 2 * i] = hexd[md[i] >> 4];
+		k[5 + 2 * i] = hexd[md[i] & 15];
+	}
+	k[4 + 2 * sizeof(md)] = '\0';
+}
 
 struct cache *cache_open(const struct config *cfg, char *err, size_t errlen)
 {
@@ -92,7 +118,7 @@ int cache_rate_hit(struct cache *c, const char *key, int window, int64_t now, in
 {
 	char k[KEY_MAX];
 
-	snprintf(k, sizeof(k), "rl:%s", key);
+	rate_key(key, k);
 	return c->be->incr(c->impl, k, window, now, count, reset_in);
 }
 
@@ -100,7 +126,7 @@ int cache_rate_peek(struct cache *c, const char *key, int64_t now, int64_t *coun
 {
 	char k[KEY_MAX];
 
-	snprintf(k, sizeof(k), "rl:%s", key);
+	rate_key(key, k);
 	return c->be->peek(c->impl, k, now, count, reset_in);
 }
 
@@ -108,6 +134,6 @@ int cache_rate_clear(struct cache *c, const char *key)
 {
 	char k[KEY_MAX];
 
-	snprintf(k, sizeof(k), "rl:%s", key);
+	rate_key(key, k);
 	return c->be->del(c->impl, k);
 }

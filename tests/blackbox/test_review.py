@@ -126,3 +126,31 @@ def test_debug_true_logs_more_detail(server_factory):
     assert not any("token refused" in line.get("msg", "") for line in quiet.log_lines())
     wait_until(lambda: any("token refused" in line.get("msg", "") for line in loud.log_lines()),
                message="DEBUG line of the loud server")
+
+
+# ---------------------------------------------------------------- 8. truncation
+
+def long_email(tag, last):
+    """A valid 254-character address whose last letter is `last`."""
+    local = ("l" + tag)[:64].ljust(64, "x")
+    domain = ".".join(["d" * 62, "e" * 62, "f" * 60]) + "." + "c" + last
+    email = f"{local}@{domain}"
+    assert len(email) == 254, len(email)
+    return email
+
+
+def test_long_emails_do_not_share_login_counters(server_factory):
+    srv = server_factory(env={"RATE_LIMIT_LOGIN_PER_MINUTE": "2"})
+    tag = "%08x" % random.getrandbits(32)
+    a, b = long_email(tag, "a"), long_email(tag, "b")
+    for _ in range(2):
+        r = requests.post(srv.url("/api/v1/auth/login"), json={"email": a, "password": "wrong pass"},
+                          timeout=30)
+        assert r.status_code == 401, r.text
+    r = requests.post(srv.url("/api/v1/auth/login"), json={"email": a, "password": "wrong pass"},
+                      timeout=30)
+    assert r.status_code == 429
+    # The other address differs only in its last character: its own counter.
+    r = requests.post(srv.url("/api/v1/auth/login"), json={"email": b, "password": "wrong pass"},
+                      timeout=30)
+    assert r.status_code == 401, r.text

@@ -94,6 +94,35 @@ static void test_rate(void **state)
 	cache_close(c);
 }
 
+/* Keys past the cache's key size are hashed, never cut: long emails do not share counters. */
+static void test_long_keys_do_not_share_counters(void **state)
+{
+	struct cache *c = open_mem();
+	char a[400], b[400];
+	int64_t n = 0;
+	int reset = 0;
+
+	(void)state;
+	memset(a, 'x', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(a));
+	a[sizeof(a) - 2] = 'a';
+	b[sizeof(b) - 2] = 'b';
+	assert_int_equal(cache_rate_hit(c, a, 60, 100, &n, &reset), 0);
+	assert_int_equal(cache_rate_hit(c, a, 60, 100, &n, &reset), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cache_rate_hit(c, b, 60, 100, &n, &reset), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cache_rate_peek(c, a, 100, &n, &reset), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cache_rate_clear(c, a), 0);
+	assert_int_equal(cache_rate_peek(c, a, 100, &n, &reset), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cache_rate_peek(c, b, 100, &n, &reset), 0);
+	assert_int_equal(n, 1);
+	cache_close(c);
+}
+
 static void test_many_keys_swept(void **state)
 {
 	struct cache *c = open_mem();
@@ -274,6 +303,7 @@ int main(void)
 	        cmocka_unit_test(test_deny_and_expiry),
 	        cmocka_unit_test(test_revoke_before),
 	        cmocka_unit_test(test_rate),
+	        cmocka_unit_test(test_long_keys_do_not_share_counters),
 	        cmocka_unit_test(test_many_keys_swept),
 	        cmocka_unit_test(test_counter_flood_never_refuses_a_revocation),
 	        cmocka_unit_test(test_full_table_reclaims_expired_entries),
