@@ -21,44 +21,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "buf.h"
 
 #define SCHEME_MAX 32
-
-/* A growable string for building the outputs. */
-struct strb {
-	char *s;
-	size_t len;
-	size_t cap;
-};
-
-static void strb_add(struct strb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->s = xrealloc(b->s, cap);
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void strb_puts(struct strb *b, const char *s)
-{
-	strb_add(b, s, strlen(s));
-}
-
-static char *strb_take(struct strb *b)
-{
-	char *s = b->s ? b->s : xstrdup("");
-
-	b->s = NULL;
-	b->len = b->cap = 0;
-	return s;
-}
 
 static char *xstrndup_(const char *s, size_t n)
 {
@@ -240,7 +205,7 @@ static int parse_postgres(const char *rest, struct db_url *out, const char **why
 {
 	const char *auth_end = rest + strcspn(rest, "/?");
 	const char *at = NULL, *hosts, *path, *query;
-	struct strb red = {0}, conn = {0};
+	struct buf red = BUF_INIT, conn = BUF_INIT;
 	bool any_host = false;
 
 	if (!url_chars_ok(rest)) {
@@ -300,45 +265,45 @@ static int parse_postgres(const char *rest, struct db_url *out, const char **why
 		return -1;
 	}
 
-	strb_puts(&conn, "postgresql://");
-	strb_puts(&conn, rest);
+	buf_append_str(&conn, "postgresql://");
+	buf_append_str(&conn, rest);
 
-	strb_puts(&red, "postgresql://");
+	buf_append_str(&red, "postgresql://");
 	if (at) {
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
 
 		if (colon) {
-			strb_add(&red, rest, (size_t)(colon - rest));
-			strb_puts(&red, ":***@");
+			buf_append(&red, rest, (size_t)(colon - rest));
+			buf_append_str(&red, ":***@");
 		} else {
-			strb_add(&red, rest, (size_t)(at - rest) + 1);
+			buf_append(&red, rest, (size_t)(at - rest) + 1);
 		}
 	}
-	strb_add(&red, hosts, (size_t)(query - hosts));
+	buf_append(&red, hosts, (size_t)(query - hosts));
 	if (*query) {
 		const char *q = query + 1;
 
-		strb_puts(&red, "?");
+		buf_append_str(&red, "?");
 		while (*q) {
 			size_t n = strcspn(q, "&");
 			const char *eq = memchr(q, '=', n);
 
 			if (eq && is_secret_param(q, (size_t)(eq - q))) {
-				strb_add(&red, q, (size_t)(eq - q) + 1);
-				strb_puts(&red, "***");
+				buf_append(&red, q, (size_t)(eq - q) + 1);
+				buf_append_str(&red, "***");
 			} else {
-				strb_add(&red, q, n);
+				buf_append(&red, q, n);
 			}
 			q += n;
 			if (*q) {
-				strb_puts(&red, "&");
+				buf_append_str(&red, "&");
 				q++;
 			}
 		}
 	}
 	out->kind = DB_POSTGRES;
-	out->pg_conninfo = strb_take(&conn);
-	out->redacted = strb_take(&red);
+	out->pg_conninfo = buf_take(&conn);
+	out->redacted = buf_take(&red);
 	return 0;
 }
 
@@ -460,7 +425,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	const char *user_s = NULL;
 	size_t user_n = 0, host_n;
 	bool v6 = false;
-	struct strb red = {0};
+	struct buf red = BUF_INIT;
 	char num[16];
 
 	if (!why)
@@ -559,23 +524,23 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	if (parse_redis_db(auth_end, &out->db) < 0)
 		return redis_fail(out, why, "has a database that is not a non-negative number");
 
-	strb_puts(&red, "redis://");
+	buf_append_str(&red, "redis://");
 	if (user_s)
-		strb_add(&red, user_s, user_n);
+		buf_append(&red, user_s, user_n);
 	if (out->password)
-		strb_puts(&red, ":***");
+		buf_append_str(&red, ":***");
 	if (user_s || out->password)
-		strb_puts(&red, "@");
+		buf_append_str(&red, "@");
 	if (v6)
-		strb_puts(&red, "[");
-	strb_puts(&red, out->host);
+		buf_append_str(&red, "[");
+	buf_append_str(&red, out->host);
 	if (v6)
-		strb_puts(&red, "]");
+		buf_append_str(&red, "]");
 	snprintf(num, sizeof(num), ":%d", out->port);
-	strb_puts(&red, num);
+	buf_append_str(&red, num);
 	snprintf(num, sizeof(num), "/%d", out->db);
-	strb_puts(&red, num);
-	out->redacted = strb_take(&red);
+	buf_append_str(&red, num);
+	out->redacted = buf_take(&red);
 	return 0;
 }
 

@@ -14,7 +14,7 @@
  *   - Both bodies are quoted-printable: 7-bit clean, lines of at most 76
  *     characters, readable in the raw.  The MIME boundary starts with "=_",
  *     which quoted-printable output can never contain.
- *   - Strings grow in a small local buffer (struct sbuf) on the abort-on-
+ *   - Strings grow in a small local buffer (struct buf) on the abort-on-
  *     OOM allocator, so no function here fails for lack of memory.
  */
 #include "mail/message.h"
@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,62 +30,8 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "log.h"
-
-/* ---- growable strings ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The finished string (never NULL). */
-static char *sb_take(struct sbuf *b)
-{
-	if (!b->p)
-		sb_put(b, "", 0);
-	return b->p;
-}
 
 static bool is_ctl(unsigned char c)
 {
@@ -218,37 +163,37 @@ const char *mail_kind_name(enum mail_kind kind)
 
 /* ---- substitution ---- */
 
-static void put_escaped(struct sbuf *b, const char *s, enum mail_escape esc)
+static void put_escaped(struct buf *b, const char *s, enum mail_escape esc)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (is_ctl(c)) {
-			sb_putc(b, ' ');
+			buf_append_char(b, ' ');
 			continue;
 		}
 		if (esc == MAIL_ESC_HTML) {
 			switch (c) {
 			case '&':
-				sb_puts(b, "&amp;");
+				buf_append_str(b, "&amp;");
 				continue;
 			case '<':
-				sb_puts(b, "&lt;");
+				buf_append_str(b, "&lt;");
 				continue;
 			case '>':
-				sb_puts(b, "&gt;");
+				buf_append_str(b, "&gt;");
 				continue;
 			case '"':
-				sb_puts(b, "&quot;");
+				buf_append_str(b, "&quot;");
 				continue;
 			case '\'':
-				sb_puts(b, "&#39;");
+				buf_append_str(b, "&#39;");
 				continue;
 			default:
 				break;
 			}
 		}
-		sb_putc(b, (char)c);
+		buf_append_char(b, (char)c);
 	}
 }
 
@@ -276,20 +221,20 @@ static bool lookup_var(const struct mail_vars *v, const char *name, size_t n, co
 
 char *mail_substitute(const char *tpl, const struct mail_vars *v, enum mail_escape esc)
 {
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 	const char *p = tpl;
 
 	while (*p) {
 		const char *open = strstr(p, "{{"), *close, *name, *end, *val;
 
 		if (!open) {
-			sb_puts(&b, p);
+			buf_append_str(&b, p);
 			break;
 		}
-		sb_put(&b, p, (size_t)(open - p));
+		buf_append(&b, p, (size_t)(open - p));
 		close = strstr(open + 2, "}}");
 		if (!close) {
-			sb_puts(&b, open);
+			buf_append_str(&b, open);
 			break;
 		}
 		name = open + 2;
@@ -301,10 +246,10 @@ char *mail_substitute(const char *tpl, const struct mail_vars *v, enum mail_esca
 		if (lookup_var(v, name, (size_t)(end - name), &val))
 			put_escaped(&b, val, esc);
 		else
-			sb_put(&b, open, (size_t)(close + 2 - open));
+			buf_append(&b, open, (size_t)(close + 2 - open));
 		p = close + 2;
 	}
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- template files ---- */
@@ -470,24 +415,24 @@ void mail_content_free(struct mail_content *c)
 char *mail_link(const char *base, const char *path, const char *token)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 
-	sb_puts(&b, base);
-	sb_puts(&b, path);
-	sb_puts(&b, "?token=");
+	buf_append_str(&b, base);
+	buf_append_str(&b, path);
+	buf_append_str(&b, "?token=");
 	for (const char *p = token; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_' || c == '.' || c == '~') {
-			sb_putc(&b, (char)c);
+			buf_append_char(&b, (char)c);
 		} else {
-			sb_putc(&b, '%');
-			sb_putc(&b, hex[c >> 4]);
-			sb_putc(&b, hex[c & 15]);
+			buf_append_char(&b, '%');
+			buf_append_char(&b, hex[c >> 4]);
+			buf_append_char(&b, hex[c & 15]);
 		}
 	}
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- addresses and header values ---- */
@@ -586,7 +531,7 @@ void mail_date(int64_t t, char out[MAIL_DATE_LEN])
 	         tm.tm_sec);
 }
 
-static void put_base64(struct sbuf *b, const unsigned char *s, size_t n)
+static void put_base64(struct buf *b, const unsigned char *s, size_t n)
 {
 	static const char tbl[] =
 	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -595,18 +540,18 @@ static void put_base64(struct sbuf *b, const unsigned char *s, size_t n)
 	for (i = 0; i + 2 < n; i += 3) {
 		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
 
-		sb_putc(b, tbl[v >> 18 & 63]);
-		sb_putc(b, tbl[v >> 12 & 63]);
-		sb_putc(b, tbl[v >> 6 & 63]);
-		sb_putc(b, tbl[v & 63]);
+		buf_append_char(b, tbl[v >> 18 & 63]);
+		buf_append_char(b, tbl[v >> 12 & 63]);
+		buf_append_char(b, tbl[v >> 6 & 63]);
+		buf_append_char(b, tbl[v & 63]);
 	}
 	if (i < n) {
 		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
 
-		sb_putc(b, tbl[v >> 18 & 63]);
-		sb_putc(b, tbl[v >> 12 & 63]);
-		sb_putc(b, i + 1 < n ? tbl[v >> 6 & 63] : '=');
-		sb_putc(b, '=');
+		buf_append_char(b, tbl[v >> 18 & 63]);
+		buf_append_char(b, tbl[v >> 12 & 63]);
+		buf_append_char(b, i + 1 < n ? tbl[v >> 6 & 63] : '=');
+		buf_append_char(b, '=');
 	}
 }
 
@@ -618,24 +563,25 @@ static void put_base64(struct sbuf *b, const unsigned char *s, size_t n)
 
 char *mail_header_encode(const char *value)
 {
-	struct sbuf clean = {0}, b = {0};
+	struct buf clean = BUF_INIT, b = BUF_INIT;
 	bool plain = true;
 	const unsigned char *s;
+	char *text;
 	size_t n, i = 0;
 
 	for (const char *p = value; *p; p++)
-		sb_putc(&clean, is_ctl((unsigned char)*p) ? ' ' : *p);
-	sb_take(&clean);
-	for (i = 0; i < clean.len; i++)
-		if ((unsigned char)clean.p[i] >= 0x80)
+		buf_append_char(&clean, is_ctl((unsigned char)*p) ? ' ' : *p);
+	n = clean.len;
+	text = buf_take(&clean);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)text[i] >= 0x80)
 			plain = false;
-	if (strstr(clean.p, "=?"))
+	if (strstr(text, "=?"))
 		plain = false;
 	if (plain)
-		return clean.p;
+		return text;
 
-	s = (const unsigned char *)clean.p;
-	n = clean.len;
+	s = (const unsigned char *)text;
 	i = 0;
 	while (i < n) {
 		size_t take = n - i < EW_RAW_MAX ? n - i : EW_RAW_MAX;
@@ -645,14 +591,14 @@ char *mail_header_encode(const char *value)
 			while (take > 1 && (s[i + take] & 0xc0) == 0x80)
 				take--;
 		if (i > 0)
-			sb_puts(&b, "\r\n ");
-		sb_puts(&b, "=?UTF-8?B?");
+			buf_append_str(&b, "\r\n ");
+		buf_append_str(&b, "=?UTF-8?B?");
 		put_base64(&b, s + i, take);
-		sb_puts(&b, "?=");
+		buf_append_str(&b, "?=");
 		i += take;
 	}
-	free(clean.p);
-	return sb_take(&b);
+	free(text);
+	return buf_take(&b);
 }
 
 /* ---- quoted-printable ---- */
@@ -662,7 +608,7 @@ char *mail_header_encode(const char *value)
 char *mail_qp_encode(const char *text)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 	const char *p = text;
 
 	while (*p) {
@@ -688,18 +634,18 @@ char *mail_qp_encode(const char *text)
 			}
 			/* Leave room for the '=' of a soft line break. */
 			if (col + tn > QP_LINE_MAX - 1) {
-				sb_puts(&b, "=\r\n");
+				buf_append_str(&b, "=\r\n");
 				col = 0;
 			}
-			sb_put(&b, tok, tn);
+			buf_append(&b, tok, tn);
 			col += tn;
 		}
-		sb_puts(&b, "\r\n");
+		buf_append_str(&b, "\r\n");
 		p += strcspn(p, "\n");
 		if (*p == '\n')
 			p++;
 	}
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- the message ---- */
@@ -732,32 +678,32 @@ static void id_domain(const char *addr, char *out, size_t outlen)
 }
 
 /* The display name as a quoted-string, or encoded-words when not ASCII. */
-static void put_display_name(struct sbuf *b, const char *name)
+static void put_display_name(struct buf *b, const char *name)
 {
 	char *enc = mail_header_encode(name);
 
 	if (strncmp(enc, "=?", 2) == 0) {
-		sb_puts(b, enc);
+		buf_append_str(b, enc);
 	} else {
-		sb_putc(b, '"');
+		buf_append_char(b, '"');
 		for (const char *p = enc; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				sb_putc(b, '\\');
-			sb_putc(b, *p);
+				buf_append_char(b, '\\');
+			buf_append_char(b, *p);
 		}
-		sb_putc(b, '"');
+		buf_append_char(b, '"');
 	}
 	free(enc);
 }
 
-static void put_part(struct sbuf *b, const char *boundary, const char *type, const char *body)
+static void put_part(struct buf *b, const char *boundary, const char *type, const char *body)
 {
 	char *qp = mail_qp_encode(body);
 
-	sb_printf(b, "--%s\r\n", boundary);
-	sb_printf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
-	sb_puts(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	sb_puts(b, qp);
+	buf_appendf(b, "--%s\r\n", boundary);
+	buf_appendf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
+	buf_append_str(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	buf_append_str(b, qp);
 	free(qp);
 }
 
@@ -765,7 +711,7 @@ char *mail_build(const struct mail_msg *m, size_t *len, const char **why)
 {
 	char addr[MAIL_ADDR_MAX], name[MAIL_NAME_MAX], date[MAIL_DATE_LEN], domain[MAIL_ADDR_MAX];
 	char boundary[160], *subject;
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 
 	if (mail_from_parse(m->from, addr, name) != 0) {
 		*why = "SMTP_FROM is not a usable address";
@@ -785,38 +731,38 @@ char *mail_build(const struct mail_msg *m, size_t *len, const char **why)
 	mail_date(m->date, date);
 	snprintf(boundary, sizeof(boundary), "=_auth_%s", m->id);
 
-	sb_puts(&b, "From: ");
+	buf_append_str(&b, "From: ");
 	if (name[0]) {
 		put_display_name(&b, name);
-		sb_printf(&b, " <%s>\r\n", addr);
+		buf_appendf(&b, " <%s>\r\n", addr);
 	} else {
-		sb_printf(&b, "%s\r\n", addr);
+		buf_appendf(&b, "%s\r\n", addr);
 	}
-	sb_printf(&b, "To: %s\r\n", m->to);
+	buf_appendf(&b, "To: %s\r\n", m->to);
 	subject = mail_header_encode(m->subject);
-	sb_puts(&b, "Subject: ");
-	sb_puts(&b, subject);
-	sb_puts(&b, "\r\n");
+	buf_append_str(&b, "Subject: ");
+	buf_append_str(&b, subject);
+	buf_append_str(&b, "\r\n");
 	free(subject);
-	sb_printf(&b, "Date: %s\r\n", date);
-	sb_printf(&b, "Message-ID: <%s@%s>\r\n", m->id, domain);
-	sb_puts(&b, "MIME-Version: 1.0\r\n");
-	sb_puts(&b, "Auto-Submitted: auto-generated\r\n");
+	buf_appendf(&b, "Date: %s\r\n", date);
+	buf_appendf(&b, "Message-ID: <%s@%s>\r\n", m->id, domain);
+	buf_append_str(&b, "MIME-Version: 1.0\r\n");
+	buf_append_str(&b, "Auto-Submitted: auto-generated\r\n");
 	if (m->html) {
-		sb_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
-		          boundary);
-		sb_puts(&b, "This is a multi-part message in MIME format.\r\n\r\n");
+		buf_appendf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+		            boundary);
+		buf_append_str(&b, "This is a multi-part message in MIME format.\r\n\r\n");
 		put_part(&b, boundary, "text/plain", m->text);
 		put_part(&b, boundary, "text/html", m->html);
-		sb_printf(&b, "--%s--\r\n", boundary);
+		buf_appendf(&b, "--%s--\r\n", boundary);
 	} else {
 		char *qp = mail_qp_encode(m->text);
 
-		sb_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
-		sb_puts(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-		sb_puts(&b, qp);
+		buf_append_str(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
+		buf_append_str(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+		buf_append_str(&b, qp);
 		free(qp);
 	}
 	*len = b.len;
-	return sb_take(&b);
+	return buf_take(&b);
 }
