@@ -14,8 +14,8 @@
  *   - Both bodies are quoted-printable: 7-bit clean, lines of at most 76
  *     characters, readable in the raw.  The MIME boundary starts with "=_",
  *     which quoted-printable output can never contain.
- *   - Strings grow in a small local buffer (struct buf) on the abort-on-
- *     OOM allocator, so no function here fails for lack of memory.
+ *   - Strings grow in a struct buf (buf.h) on the abort-on-OOM
+ *     allocator, so no function here fails for lack of memory.
  */
 #include "mail/message.h"
 
