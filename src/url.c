@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "ascii.h"
 #include "buf.h"
 
 #define SCHEME_MAX 32
@@ -32,22 +33,6 @@ static char *xstrndup_(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Control characters, spaces and non-ASCII bytes have no place in a URL. */
@@ -70,7 +55,7 @@ static bool pct_ok(const char *s, size_t n)
 			continue;
 		if (i + 2 >= n)
 			return false;
-		if (hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+		if (ascii_hex_byte(s + i + 1) < 0)
 			return false;
 		i += 2;
 	}
@@ -88,9 +73,9 @@ static char *pct_decode(const char *s, size_t n)
 			out[o++] = s[i];
 			continue;
 		}
-		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+		if (i + 2 >= n || ascii_hex_byte(s + i + 1) < 0)
 			goto bad;
-		out[o] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		out[o] = (char)ascii_hex_byte(s + i + 1);
 		if (out[o] == '\0')
 			goto bad;
 		o++;
@@ -149,7 +134,7 @@ static const char *split_scheme(const char *s, char *buf, size_t bufsz)
 			plus = true;
 			continue;
 		}
-		if (!is_alnum(c) && c != '_' && c != '-' && c != '.')
+		if (!ascii_is_alnum(c) && c != '_' && c != '-' && c != '.')
 			return NULL;
 		if (!plus) {
 			if (i + 1 >= bufsz)
@@ -173,14 +158,14 @@ static bool pg_host_ok(const char *s, size_t n)
 
 	if (n > 0 && s[0] == '[') {
 		for (i = 1; i < n && s[i] != ']'; i++)
-			if (hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+			if (ascii_hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.')
 				return false;
 		if (i >= n || i == 1)
 			return false;
 		i++; /* over ']' */
 	} else {
 		for (; i < n && s[i] != ':'; i++)
-			if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_' &&
+			if (!ascii_is_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_' &&
 			    s[i] != '%')
 				return false;
 	}
@@ -491,7 +476,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		if (!close || close == hp + 1)
 			return redis_fail(out, why, "has an unterminated or empty [IPv6] host");
 		for (const char *c = hp + 1; c < close; c++)
-			if (hexval(*c) < 0 && *c != ':' && *c != '.')
+			if (ascii_hex_value(*c) < 0 && *c != ':' && *c != '.')
 				return redis_fail(out, why, "has an invalid [IPv6] host");
 		out->host = xstrndup_(hp + 1, (size_t)(close - hp - 1));
 		v6 = true;
@@ -509,7 +494,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		if (colon && memchr(colon + 1, ':', (size_t)(auth_end - colon - 1)))
 			return redis_fail(out, why, "has an IPv6 host not in [brackets]");
 		for (size_t i = 0; i < host_n; i++)
-			if (!is_alnum(hp[i]) && hp[i] != '.' && hp[i] != '-' && hp[i] != '_')
+			if (!ascii_is_alnum(hp[i]) && hp[i] != '.' && hp[i] != '-' && hp[i] != '_')
 				return redis_fail(out, why, "has an invalid host name");
 		out->host = xstrndup_(hp, host_n);
 		if (colon)

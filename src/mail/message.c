@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "ascii.h"
+#include "auth/b64.h"
 #include "buf.h"
 #include "log.h"
 
@@ -414,7 +416,6 @@ void mail_content_free(struct mail_content *c)
 
 char *mail_link(const char *base, const char *path, const char *token)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct buf b = BUF_INIT;
 
 	buf_append_str(&b, base);
@@ -423,13 +424,13 @@ char *mail_link(const char *base, const char *path, const char *token)
 	for (const char *p = token; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
+		if (ascii_is_alnum((char)c) || c == '-' || c == '_' || c == '.' || c == '~') {
 			buf_append_char(&b, (char)c);
 		} else {
-			buf_append_char(&b, '%');
-			buf_append_char(&b, hex[c >> 4]);
-			buf_append_char(&b, hex[c & 15]);
+			char pct[4] = "%";
+
+			ascii_hex_encode(&c, 1, pct + 1, true);
+			buf_append(&b, pct, 3);
 		}
 	}
 	return buf_take(&b);
@@ -531,30 +532,6 @@ void mail_date(int64_t t, char out[MAIL_DATE_LEN])
 	         tm.tm_sec);
 }
 
-static void put_base64(struct buf *b, const unsigned char *s, size_t n)
-{
-	static const char tbl[] =
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-
-		buf_append_char(b, tbl[v >> 18 & 63]);
-		buf_append_char(b, tbl[v >> 12 & 63]);
-		buf_append_char(b, tbl[v >> 6 & 63]);
-		buf_append_char(b, tbl[v & 63]);
-	}
-	if (i < n) {
-		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
-
-		buf_append_char(b, tbl[v >> 18 & 63]);
-		buf_append_char(b, tbl[v >> 12 & 63]);
-		buf_append_char(b, i + 1 < n ? tbl[v >> 6 & 63] : '=');
-		buf_append_char(b, '=');
-	}
-}
-
 /*
  * Bytes of raw text per encoded-word: 42 bytes are 56 base64 characters,
  * plus "=?UTF-8?B?" and "?=" 68, so "Subject: " + one word stays within 78.
@@ -566,7 +543,7 @@ char *mail_header_encode(const char *value)
 	struct buf clean = BUF_INIT, b = BUF_INIT;
 	bool plain = true;
 	const unsigned char *s;
-	char *text;
+	char *text, word[B64STD_ENCODED_LEN(EW_RAW_MAX) + 1];
 	size_t n, i = 0;
 
 	for (const char *p = value; *p; p++)
@@ -592,8 +569,9 @@ char *mail_header_encode(const char *value)
 				take--;
 		if (i > 0)
 			buf_append_str(&b, "\r\n ");
+		b64std_encode(s + i, take, word, sizeof(word));
 		buf_append_str(&b, "=?UTF-8?B?");
-		put_base64(&b, s + i, take);
+		buf_append_str(&b, word);
 		buf_append_str(&b, "?=");
 		i += take;
 	}
@@ -607,7 +585,6 @@ char *mail_header_encode(const char *value)
 
 char *mail_qp_encode(const char *text)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct buf b = BUF_INIT;
 	const char *p = text;
 
@@ -628,8 +605,7 @@ char *mail_qp_encode(const char *text)
 				tn = 1;
 			} else {
 				tok[0] = '=';
-				tok[1] = hex[c >> 4];
-				tok[2] = hex[c & 15];
+				ascii_hex_encode(&c, 1, tok + 1, true);
 				tn = 3;
 			}
 			/* Leave room for the '=' of a soft line break. */
@@ -657,8 +633,7 @@ static bool id_ok(const char *id)
 	if (n == 0 || n > 128)
 		return false;
 	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+		if (!ascii_is_alnum(*p) && *p != '.' && *p != '-')
 			return false;
 	return true;
 }
@@ -670,8 +645,7 @@ static void id_domain(const char *addr, char *out, size_t outlen)
 
 	snprintf(out, outlen, "%s", at && at[1] ? at + 1 : "localhost");
 	for (char *p = out; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) {
+		if (!ascii_is_alnum(*p) && *p != '.' && *p != '-') {
 			snprintf(out, outlen, "localhost");
 			return;
 		}
