@@ -8,6 +8,11 @@ bool ascii_is_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+bool ascii_is_ctl(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7f;
+}
+
 int ascii_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -16,6 +16,9 @@
 /* A-Z a-z 0-9. */
 bool ascii_is_alnum(char c);
 
+/* A control character: 0x00-0x1f or 0x7f. */
+bool ascii_is_ctl(char c);
+
 /* The value 0..15 of a hex digit (either case), or -1. */
 int ascii_hex_value(char c);
 

@@ -21,6 +21,13 @@ static void test_is_alnum(void **state)
 	}
 }
 
+static void test_is_ctl(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 256; c++)
+		assert_int_equal(ascii_is_ctl((char)c), c < 0x20 || c == 0x7f);
+}
+
 static void test_hex_value(void **state)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -77,9 +84,8 @@ static void test_hex_encode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_is_alnum),
-	        cmocka_unit_test(test_hex_value),
-	        cmocka_unit_test(test_hex_byte),
+	        cmocka_unit_test(test_is_alnum),   cmocka_unit_test(test_is_ctl),
+	        cmocka_unit_test(test_hex_value),  cmocka_unit_test(test_hex_byte),
 	        cmocka_unit_test(test_hex_encode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
