@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "ascii.h"
 #include "dotenv.h"
 
 #ifndef AUTH_VERSION
@@ -512,11 +513,6 @@ static int parse_choice(const char *s, const char *const *names, size_t n)
 	return -1;
 }
 
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 /* An IPv4/IPv6 literal or a host name (letters, digits, '-', '_', '.'). */
 static bool host_ok(const char *s)
 {
@@ -530,7 +526,7 @@ static bool host_ok(const char *s)
 	if (s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+		if (!ascii_is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
 			return false;
 	return true;
 }
@@ -569,7 +565,7 @@ static size_t origin_prefix(const char *s, size_t *port_at)
 			return 0;
 		i += n + 2;
 	} else {
-		while (is_alnum(s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_')
+		while (ascii_is_alnum(s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_')
 			i++;
 		if (i == h || s[h] == '.' || s[h] == '-')
 			return 0;

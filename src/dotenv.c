@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "buf.h"
 
 /* A .env file is a few kilobytes; anything this large is a mistake. */
 #define DOTENV_MAX_FILE (1024 * 1024)
@@ -42,30 +43,6 @@ struct cursor {
 	const char *end;
 	size_t line; /* 1-based number of the line p is on */
 };
-
-/* A growable byte buffer for decoded values. */
-struct sbuf {
-	char *s;
-	size_t len;
-	size_t cap;
-};
-
-static void sbuf_putc(struct sbuf *b, char c)
-{
-	if (b->len + 1 >= b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 64;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	b->s[b->len++] = c;
-	b->s[b->len] = '\0';
-}
-
-static char *sbuf_finish(struct sbuf *b)
-{
-	if (!b->s)
-		return xstrdup("");
-	return b->s;
-}
 
 static bool is_blank(char c)
 {
@@ -133,7 +110,7 @@ static bool finish_after_quote(struct cursor *c)
 }
 
 /* Read a quoted value; the cursor is on the opening quote. */
-static int read_quoted(struct cursor *c, struct sbuf *val)
+static int read_quoted(struct cursor *c, struct buf *val)
 {
 	char q = *c->p++;
 
@@ -169,14 +146,14 @@ static int read_quoted(struct cursor *c, struct sbuf *val)
 				break;
 			default:
 				/* Unknown escape: keep the backslash, as python-dotenv does. */
-				sbuf_putc(val, ch);
+				buf_append_char(val, ch);
 				continue;
 			}
 			c->p++;
-			sbuf_putc(val, out);
+			buf_append_char(val, out);
 			continue;
 		}
-		sbuf_putc(val, ch);
+		buf_append_char(val, ch);
 	}
 	return -1; /* unterminated */
 }
@@ -187,7 +164,7 @@ static int read_quoted(struct cursor *c, struct sbuf *val)
  * and the value) starts a comment, so "KEY= # note" is empty while
  * "KEY=#abc" is "#abc".
  */
-static int read_unquoted(struct cursor *c, const char *eq, struct sbuf *val)
+static int read_unquoted(struct cursor *c, const char *eq, struct buf *val)
 {
 	const char *start = c->p;
 	const char *stop;
@@ -204,7 +181,7 @@ static int read_unquoted(struct cursor *c, const char *eq, struct sbuf *val)
 	while (stop > start && is_blank(stop[-1]))
 		stop--;
 	for (const char *s = start; s < stop; s++)
-		sbuf_putc(val, *s);
+		buf_append_char(val, *s);
 	if (!at_eol(c))
 		skip_line(c); /* over the comment */
 	else
@@ -245,7 +222,7 @@ static int set_entry(struct dotenv *env, size_t *cap, char *key, char *value)
 static int parse_line(struct cursor *c, char **key, char **value)
 {
 	const char *k, *eq;
-	struct sbuf val = {0};
+	struct buf val = BUF_INIT;
 	int rc;
 
 	skip_blanks(c);
@@ -281,10 +258,10 @@ static int parse_line(struct cursor *c, char **key, char **value)
 		rc = read_unquoted(c, eq, &val);
 	if (rc < 0)
 		goto bad;
-	*value = sbuf_finish(&val);
+	*value = buf_take(&val);
 	return 1;
 bad:
-	free(val.s);
+	buf_free(&val);
 	free(*key);
 	*key = NULL;
 	return -1;

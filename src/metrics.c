@@ -10,7 +10,6 @@
  */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "buf.h"
 #include "cache/cache.h"
 #include "config.h"
 #include "http/router.h"
@@ -112,34 +112,6 @@ void metrics_event(struct metrics *m, enum metric_event ev)
 		atomic_fetch_add_explicit(&m->events[ev], 1, memory_order_relaxed);
 }
 
-/* A growing output buffer. */
-struct out {
-	char *buf;
-	size_t len, cap;
-};
-
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		o->cap = o->cap * 2 + (size_t)n;
-		o->buf = xrealloc(o->buf, o->cap);
-	}
-}
-
 static void route_labels(const struct metrics *m, size_t row, const char **route,
                          const char **method)
 {
@@ -152,12 +124,13 @@ static void route_labels(const struct metrics *m, size_t row, const char **route
 	}
 }
 
-static void render_requests(struct metrics *m, struct out *o)
+static void render_requests(struct metrics *m, struct buf *o)
 {
 	size_t r, s, b;
 
-	put(o, "# HELP auth_http_requests_total HTTP requests by route template, method and "
-	       "status.\n# TYPE auth_http_requests_total counter\n");
+	buf_appendf(o,
+	            "# HELP auth_http_requests_total HTTP requests by route template, method and "
+	            "status.\n# TYPE auth_http_requests_total counter\n");
 	for (r = 0; r <= m->n; r++) {
 		const char *route, *method;
 		route_labels(m, r, &route, &method);
@@ -167,19 +140,23 @@ static void render_requests(struct metrics *m, struct out *o)
 			if (!v)
 				continue;
 			if (s < NSTATUS - 1)
-				put(o,
-				    "auth_http_requests_total{route=\"%s\",method=\"%s\",status=\"%"
-				    "d\"} %llu\n",
-				    route, method, statuses[s], v);
+				buf_appendf(o,
+				            "auth_http_requests_total{route=\"%s\",method=\"%s\","
+				            "status=\"%"
+				            "d\"} %llu\n",
+				            route, method, statuses[s], v);
 			else
-				put(o,
-				    "auth_http_requests_total{route=\"%s\",method=\"%s\",status="
-				    "\"other\"} %llu\n",
-				    route, method, v);
+				buf_appendf(o,
+				            "auth_http_requests_total{route=\"%s\",method=\"%s\","
+				            "status="
+				            "\"other\"} %llu\n",
+				            route, method, v);
 		}
 	}
-	put(o, "# HELP auth_http_request_duration_seconds Time from the first byte of a request "
-	       "to its completion.\n# TYPE auth_http_request_duration_seconds histogram\n");
+	buf_appendf(
+	        o,
+	        "# HELP auth_http_request_duration_seconds Time from the first byte of a request "
+	        "to its completion.\n# TYPE auth_http_request_duration_seconds histogram\n");
 	for (r = 0; r <= m->n; r++) {
 		const char *route, *method;
 		unsigned long long cum = 0, count;
@@ -190,144 +167,158 @@ static void render_requests(struct metrics *m, struct out *o)
 		for (b = 0; b < NBUCKET; b++) {
 			cum += atomic_load_explicit(&m->rows[r].bucket[b], memory_order_relaxed);
 			/* method too: GET/PATCH/DELETE /api/v1/users/me are three series */
-			put(o,
-			    "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-			    "le=\"%g\"} %llu\n",
-			    route, method, buckets[b], cum);
+			buf_appendf(o,
+			            "auth_http_request_duration_seconds_bucket{route=\"%s\",method="
+			            "\"%s\","
+			            "le=\"%g\"} %llu\n",
+			            route, method, buckets[b], cum);
 		}
-		put(o,
-		    "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-		    "le=\"+Inf\"} %llu\n",
-		    route, method, count);
-		put(o, "auth_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
-		    route, method,
-		    (double)atomic_load_explicit(&m->rows[r].sum_us, memory_order_relaxed) / 1e6);
-		put(o,
-		    "auth_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-		    route, method, count);
+		buf_appendf(o,
+		            "auth_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+		            "le=\"+Inf\"} %llu\n",
+		            route, method, count);
+		buf_appendf(
+		        o,
+		        "auth_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+		        route, method,
+		        (double)atomic_load_explicit(&m->rows[r].sum_us, memory_order_relaxed) /
+		                1e6);
+		buf_appendf(o,
+		            "auth_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} "
+		            "%llu\n",
+		            route, method, count);
 	}
 }
 
-static void render_pools(const struct app *app, struct out *o)
+static void render_pools(const struct app *app, struct buf *o)
 {
 	struct store_pool_stats sp;
 	int i;
 
-	put(o, "# HELP auth_worker_pool_threads Threads of each worker pool.\n"
-	       "# TYPE auth_worker_pool_threads gauge\n");
+	buf_appendf(o, "# HELP auth_worker_pool_threads Threads of each worker pool.\n"
+	               "# TYPE auth_worker_pool_threads gauge\n");
 	for (i = 0; i < 4; i++) {
 		struct workpool_stats ws;
 		if (!app->pools[i])
 			continue;
 		workpool_stats(app->pools[i], &ws);
-		put(o, "auth_worker_pool_threads{pool=\"%s\"} %d\n", ws.name, ws.threads);
+		buf_appendf(o, "auth_worker_pool_threads{pool=\"%s\"} %d\n", ws.name, ws.threads);
 	}
-	put(o, "# HELP auth_worker_pool_busy Threads of each worker pool running a request.\n"
-	       "# TYPE auth_worker_pool_busy gauge\n");
+	buf_appendf(o,
+	            "# HELP auth_worker_pool_busy Threads of each worker pool running a request.\n"
+	            "# TYPE auth_worker_pool_busy gauge\n");
 	for (i = 0; i < 4; i++) {
 		struct workpool_stats ws;
 		if (!app->pools[i])
 			continue;
 		workpool_stats(app->pools[i], &ws);
-		put(o, "auth_worker_pool_busy{pool=\"%s\"} %d\n", ws.name, ws.busy);
+		buf_appendf(o, "auth_worker_pool_busy{pool=\"%s\"} %d\n", ws.name, ws.busy);
 	}
-	put(o, "# HELP auth_worker_pool_queued Requests waiting for a worker thread.\n"
-	       "# TYPE auth_worker_pool_queued gauge\n");
+	buf_appendf(o, "# HELP auth_worker_pool_queued Requests waiting for a worker thread.\n"
+	               "# TYPE auth_worker_pool_queued gauge\n");
 	for (i = 0; i < 4; i++) {
 		struct workpool_stats ws;
 		if (!app->pools[i])
 			continue;
 		workpool_stats(app->pools[i], &ws);
-		put(o, "auth_worker_pool_queued{pool=\"%s\"} %d\n", ws.name, ws.queued);
+		buf_appendf(o, "auth_worker_pool_queued{pool=\"%s\"} %d\n", ws.name, ws.queued);
 	}
-	put(o, "# HELP auth_worker_pool_rejected_total Requests refused with 503 because the "
-	       "pool's queue was full.\n# TYPE auth_worker_pool_rejected_total counter\n");
+	buf_appendf(o,
+	            "# HELP auth_worker_pool_rejected_total Requests refused with 503 because the "
+	            "pool's queue was full.\n# TYPE auth_worker_pool_rejected_total counter\n");
 	for (i = 0; i < 4; i++) {
 		struct workpool_stats ws;
 		if (!app->pools[i])
 			continue;
 		workpool_stats(app->pools[i], &ws);
-		put(o, "auth_worker_pool_rejected_total{pool=\"%s\"} %llu\n", ws.name, ws.rejected);
+		buf_appendf(o, "auth_worker_pool_rejected_total{pool=\"%s\"} %llu\n", ws.name,
+		            ws.rejected);
 	}
 	if (!app->store)
 		return;
 	store_pool_stats(app->store, &sp);
-	put(o,
-	    "# HELP auth_db_pool_connections Database connections by state.\n"
-	    "# TYPE auth_db_pool_connections gauge\n"
-	    "auth_db_pool_connections{state=\"in_use\"} %d\n"
-	    "auth_db_pool_connections{state=\"idle\"} %d\n"
-	    "# HELP auth_db_pool_waiting Requests waiting for a database connection.\n"
-	    "# TYPE auth_db_pool_waiting gauge\n"
-	    "auth_db_pool_waiting %d\n",
-	    sp.in_use, sp.idle, sp.waiting);
+	buf_appendf(o,
+	            "# HELP auth_db_pool_connections Database connections by state.\n"
+	            "# TYPE auth_db_pool_connections gauge\n"
+	            "auth_db_pool_connections{state=\"in_use\"} %d\n"
+	            "auth_db_pool_connections{state=\"idle\"} %d\n"
+	            "# HELP auth_db_pool_waiting Requests waiting for a database connection.\n"
+	            "# TYPE auth_db_pool_waiting gauge\n"
+	            "auth_db_pool_waiting %d\n",
+	            sp.in_use, sp.idle, sp.waiting);
 }
 
 /* Outbox counters of this process, and the shared backlog its sender last saw. */
-static void render_outbox(struct out *o)
+static void render_outbox(struct buf *o)
 {
 	struct outbox_stats st;
 
 	outbox_stats(&st);
-	put(o,
-	    "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in development).\n"
-	    "# TYPE auth_outbox_sent_total counter\nauth_outbox_sent_total %llu\n"
-	    "# HELP auth_outbox_retried_total Failed delivery attempts that will be retried.\n"
-	    "# TYPE auth_outbox_retried_total counter\nauth_outbox_retried_total %llu\n"
-	    "# HELP auth_outbox_failed_total Emails given up after the maximum age.\n"
-	    "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
-	    (unsigned long long)st.sent, (unsigned long long)st.retried,
-	    (unsigned long long)st.failed);
+	buf_appendf(
+	        o,
+	        "# HELP auth_outbox_sent_total Emails accepted by SMTP (or logged in "
+	        "development).\n"
+	        "# TYPE auth_outbox_sent_total counter\nauth_outbox_sent_total %llu\n"
+	        "# HELP auth_outbox_retried_total Failed delivery attempts that will be retried.\n"
+	        "# TYPE auth_outbox_retried_total counter\nauth_outbox_retried_total %llu\n"
+	        "# HELP auth_outbox_failed_total Emails given up after the maximum age.\n"
+	        "# TYPE auth_outbox_failed_total counter\nauth_outbox_failed_total %llu\n",
+	        (unsigned long long)st.sent, (unsigned long long)st.retried,
+	        (unsigned long long)st.failed);
 	if (st.pending >= 0)
-		put(o,
-		    "# HELP auth_outbox_pending Emails waiting to be sent (all instances), as "
-		    "of the sender's last idle check.\n"
-		    "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
-		    (long long)st.pending);
+		buf_appendf(
+		        o,
+		        "# HELP auth_outbox_pending Emails waiting to be sent (all instances), as "
+		        "of the sender's last idle check.\n"
+		        "# TYPE auth_outbox_pending gauge\nauth_outbox_pending %lld\n",
+		        (long long)st.pending);
 }
 
 char *metrics_render(struct metrics *m, const struct app *app, size_t *len)
 {
-	struct out o = {xmalloc(8192), 0, 8192};
+	struct buf o = BUF_INIT;
 	int i;
 
-	o.buf[0] = '\0';
-	put(&o,
-	    "# HELP auth_build_info Build and runtime information.\n"
-	    "# TYPE auth_build_info gauge\n"
-	    "auth_build_info{version=\"%s\",environment=\"%s\",database=\"%s\",cache=\"%s\"} 1\n",
-	    AUTH_VERSION, config_env_name(app->cfg->environment),
-	    app->store ? store_kind(app->store) : "none",
-	    app->cache ? cache_kind(app->cache) : "none");
-	put(&o,
-	    "# HELP auth_process_start_time_seconds Start time of the process (Unix time).\n"
-	    "# TYPE auth_process_start_time_seconds gauge\n"
-	    "auth_process_start_time_seconds %lld\n",
-	    (long long)app->started_at);
+	buf_reserve(&o, 8192);
+	buf_appendf(&o,
+	            "# HELP auth_build_info Build and runtime information.\n"
+	            "# TYPE auth_build_info gauge\n"
+	            "auth_build_info{version=\"%s\",environment=\"%s\",database=\"%s\",cache=\"%"
+	            "s\"} 1\n",
+	            AUTH_VERSION, config_env_name(app->cfg->environment),
+	            app->store ? store_kind(app->store) : "none",
+	            app->cache ? cache_kind(app->cache) : "none");
+	buf_appendf(
+	        &o,
+	        "# HELP auth_process_start_time_seconds Start time of the process (Unix time).\n"
+	        "# TYPE auth_process_start_time_seconds gauge\n"
+	        "auth_process_start_time_seconds %lld\n",
+	        (long long)app->started_at);
 	render_requests(m, &o);
-	put(&o, "# HELP auth_logins_total Login attempts (password grant) by result.\n"
-	        "# TYPE auth_logins_total counter\n");
+	buf_appendf(&o, "# HELP auth_logins_total Login attempts (password grant) by result.\n"
+	                "# TYPE auth_logins_total counter\n");
 	for (i = 0; i < LOGIN__COUNT; i++)
-		put(&o, "auth_logins_total{result=\"%s\"} %llu\n", login_names[i],
-		    atomic_load_explicit(&m->logins[i], memory_order_relaxed));
-	put(&o,
-	    "# HELP auth_refresh_reuse_detected_total Spent refresh tokens presented again "
-	    "(sessions revoked).\n# TYPE auth_refresh_reuse_detected_total counter\n"
-	    "auth_refresh_reuse_detected_total %llu\n",
-	    atomic_load_explicit(&m->events[EV_REFRESH_REUSE], memory_order_relaxed));
-	put(&o,
-	    "# HELP auth_rate_limited_total Requests answered 429.\n"
-	    "# TYPE auth_rate_limited_total counter\n"
-	    "auth_rate_limited_total %llu\n",
-	    atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
-	put(&o,
-	    "# HELP auth_http_slow_clients_closed_total Connections closed because the request "
-	    "headers or body did not arrive in time.\n"
-	    "# TYPE auth_http_slow_clients_closed_total counter\n"
-	    "auth_http_slow_clients_closed_total %llu\n",
-	    atomic_load_explicit(&m->events[EV_SLOW_CLIENT], memory_order_relaxed));
+		buf_appendf(&o, "auth_logins_total{result=\"%s\"} %llu\n", login_names[i],
+		            atomic_load_explicit(&m->logins[i], memory_order_relaxed));
+	buf_appendf(&o,
+	            "# HELP auth_refresh_reuse_detected_total Spent refresh tokens presented again "
+	            "(sessions revoked).\n# TYPE auth_refresh_reuse_detected_total counter\n"
+	            "auth_refresh_reuse_detected_total %llu\n",
+	            atomic_load_explicit(&m->events[EV_REFRESH_REUSE], memory_order_relaxed));
+	buf_appendf(&o,
+	            "# HELP auth_rate_limited_total Requests answered 429.\n"
+	            "# TYPE auth_rate_limited_total counter\n"
+	            "auth_rate_limited_total %llu\n",
+	            atomic_load_explicit(&m->events[EV_RATE_LIMITED], memory_order_relaxed));
+	buf_appendf(
+	        &o,
+	        "# HELP auth_http_slow_clients_closed_total Connections closed because the request "
+	        "headers or body did not arrive in time.\n"
+	        "# TYPE auth_http_slow_clients_closed_total counter\n"
+	        "auth_http_slow_clients_closed_total %llu\n",
+	        atomic_load_explicit(&m->events[EV_SLOW_CLIENT], memory_order_relaxed));
 	render_pools(app, &o);
 	render_outbox(&o);
 	*len = o.len;
-	return o.buf;
+	return buf_take(&o);
 }

@@ -21,44 +21,10 @@
 #include <string.h>
 
 #include "arena.h"
+#include "ascii.h"
+#include "buf.h"
 
 #define SCHEME_MAX 32
-
-/* A growable string for building the outputs. */
-struct strb {
-	char *s;
-	size_t len;
-	size_t cap;
-};
-
-static void strb_add(struct strb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->s = xrealloc(b->s, cap);
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void strb_puts(struct strb *b, const char *s)
-{
-	strb_add(b, s, strlen(s));
-}
-
-static char *strb_take(struct strb *b)
-{
-	char *s = b->s ? b->s : xstrdup("");
-
-	b->s = NULL;
-	b->len = b->cap = 0;
-	return s;
-}
 
 static char *xstrndup_(const char *s, size_t n)
 {
@@ -67,22 +33,6 @@ static char *xstrndup_(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Control characters, spaces and non-ASCII bytes have no place in a URL. */
@@ -105,7 +55,7 @@ static bool pct_ok(const char *s, size_t n)
 			continue;
 		if (i + 2 >= n)
 			return false;
-		if (hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+		if (ascii_hex_byte(s + i + 1) < 0)
 			return false;
 		i += 2;
 	}
@@ -123,9 +73,9 @@ static char *pct_decode(const char *s, size_t n)
 			out[o++] = s[i];
 			continue;
 		}
-		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+		if (i + 2 >= n || ascii_hex_byte(s + i + 1) < 0)
 			goto bad;
-		out[o] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		out[o] = (char)ascii_hex_byte(s + i + 1);
 		if (out[o] == '\0')
 			goto bad;
 		o++;
@@ -184,7 +134,7 @@ static const char *split_scheme(const char *s, char *buf, size_t bufsz)
 			plus = true;
 			continue;
 		}
-		if (!is_alnum(c) && c != '_' && c != '-' && c != '.')
+		if (!ascii_is_alnum(c) && c != '_' && c != '-' && c != '.')
 			return NULL;
 		if (!plus) {
 			if (i + 1 >= bufsz)
@@ -208,14 +158,14 @@ static bool pg_host_ok(const char *s, size_t n)
 
 	if (n > 0 && s[0] == '[') {
 		for (i = 1; i < n && s[i] != ']'; i++)
-			if (hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+			if (ascii_hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.')
 				return false;
 		if (i >= n || i == 1)
 			return false;
 		i++; /* over ']' */
 	} else {
 		for (; i < n && s[i] != ':'; i++)
-			if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_' &&
+			if (!ascii_is_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_' &&
 			    s[i] != '%')
 				return false;
 	}
@@ -240,7 +190,7 @@ static int parse_postgres(const char *rest, struct db_url *out, const char **why
 {
 	const char *auth_end = rest + strcspn(rest, "/?");
 	const char *at = NULL, *hosts, *path, *query;
-	struct strb red = {0}, conn = {0};
+	struct buf red = BUF_INIT, conn = BUF_INIT;
 	bool any_host = false;
 
 	if (!url_chars_ok(rest)) {
@@ -300,45 +250,45 @@ static int parse_postgres(const char *rest, struct db_url *out, const char **why
 		return -1;
 	}
 
-	strb_puts(&conn, "postgresql://");
-	strb_puts(&conn, rest);
+	buf_append_str(&conn, "postgresql://");
+	buf_append_str(&conn, rest);
 
-	strb_puts(&red, "postgresql://");
+	buf_append_str(&red, "postgresql://");
 	if (at) {
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
 
 		if (colon) {
-			strb_add(&red, rest, (size_t)(colon - rest));
-			strb_puts(&red, ":***@");
+			buf_append(&red, rest, (size_t)(colon - rest));
+			buf_append_str(&red, ":***@");
 		} else {
-			strb_add(&red, rest, (size_t)(at - rest) + 1);
+			buf_append(&red, rest, (size_t)(at - rest) + 1);
 		}
 	}
-	strb_add(&red, hosts, (size_t)(query - hosts));
+	buf_append(&red, hosts, (size_t)(query - hosts));
 	if (*query) {
 		const char *q = query + 1;
 
-		strb_puts(&red, "?");
+		buf_append_str(&red, "?");
 		while (*q) {
 			size_t n = strcspn(q, "&");
 			const char *eq = memchr(q, '=', n);
 
 			if (eq && is_secret_param(q, (size_t)(eq - q))) {
-				strb_add(&red, q, (size_t)(eq - q) + 1);
-				strb_puts(&red, "***");
+				buf_append(&red, q, (size_t)(eq - q) + 1);
+				buf_append_str(&red, "***");
 			} else {
-				strb_add(&red, q, n);
+				buf_append(&red, q, n);
 			}
 			q += n;
 			if (*q) {
-				strb_puts(&red, "&");
+				buf_append_str(&red, "&");
 				q++;
 			}
 		}
 	}
 	out->kind = DB_POSTGRES;
-	out->pg_conninfo = strb_take(&conn);
-	out->redacted = strb_take(&red);
+	out->pg_conninfo = buf_take(&conn);
+	out->redacted = buf_take(&red);
 	return 0;
 }
 
@@ -460,7 +410,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	const char *user_s = NULL;
 	size_t user_n = 0, host_n;
 	bool v6 = false;
-	struct strb red = {0};
+	struct buf red = BUF_INIT;
 	char num[16];
 
 	if (!why)
@@ -526,7 +476,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		if (!close || close == hp + 1)
 			return redis_fail(out, why, "has an unterminated or empty [IPv6] host");
 		for (const char *c = hp + 1; c < close; c++)
-			if (hexval(*c) < 0 && *c != ':' && *c != '.')
+			if (ascii_hex_value(*c) < 0 && *c != ':' && *c != '.')
 				return redis_fail(out, why, "has an invalid [IPv6] host");
 		out->host = xstrndup_(hp + 1, (size_t)(close - hp - 1));
 		v6 = true;
@@ -544,7 +494,7 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 		if (colon && memchr(colon + 1, ':', (size_t)(auth_end - colon - 1)))
 			return redis_fail(out, why, "has an IPv6 host not in [brackets]");
 		for (size_t i = 0; i < host_n; i++)
-			if (!is_alnum(hp[i]) && hp[i] != '.' && hp[i] != '-' && hp[i] != '_')
+			if (!ascii_is_alnum(hp[i]) && hp[i] != '.' && hp[i] != '-' && hp[i] != '_')
 				return redis_fail(out, why, "has an invalid host name");
 		out->host = xstrndup_(hp, host_n);
 		if (colon)
@@ -559,23 +509,23 @@ int redis_url_parse(const char *s, struct redis_url *out, const char **why)
 	if (parse_redis_db(auth_end, &out->db) < 0)
 		return redis_fail(out, why, "has a database that is not a non-negative number");
 
-	strb_puts(&red, "redis://");
+	buf_append_str(&red, "redis://");
 	if (user_s)
-		strb_add(&red, user_s, user_n);
+		buf_append(&red, user_s, user_n);
 	if (out->password)
-		strb_puts(&red, ":***");
+		buf_append_str(&red, ":***");
 	if (user_s || out->password)
-		strb_puts(&red, "@");
+		buf_append_str(&red, "@");
 	if (v6)
-		strb_puts(&red, "[");
-	strb_puts(&red, out->host);
+		buf_append_str(&red, "[");
+	buf_append_str(&red, out->host);
 	if (v6)
-		strb_puts(&red, "]");
+		buf_append_str(&red, "]");
 	snprintf(num, sizeof(num), ":%d", out->port);
-	strb_puts(&red, num);
+	buf_append_str(&red, num);
 	snprintf(num, sizeof(num), "/%d", out->db);
-	strb_puts(&red, num);
-	out->redacted = strb_take(&red);
+	buf_append_str(&red, num);
+	out->redacted = buf_take(&red);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "auth/b64.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,11 @@ static int dec_std(int c)
 	return v;
 }
 
-/* The base64url character for v in 0..63. */
-static char enc_url(unsigned int v)
+/*
+ * The character for v in 0..63 of the alphabet A-Z a-z 0-9 c62 c63
+ * (base64url: '-' '_', standard base64: '+' '/').
+ */
+static char enc64(unsigned int v, int c62, int c63)
 {
 	int d = (int)v;
 	int c = 'A' + d;
@@ -60,40 +64,62 @@ static char enc_url(unsigned int v)
 	/* Each step moves the offset on when d passes a range boundary. */
 	c += ((25 - d) >> 8) & ('a' - 26 - 'A');
 	c += ((51 - d) >> 8) & (('0' - 52) - ('a' - 26));
-	c += ((61 - d) >> 8) & (('-' - 62) - ('0' - 52));
-	c += ((62 - d) >> 8) & (('_' - 63) - ('-' - 62));
+	c += ((61 - d) >> 8) & ((c62 - 62) - ('0' - 52));
+	c += ((62 - d) >> 8) & ((c63 - 63) - (c62 - 62));
 	return (char)c;
 }
 
-ssize_t b64url_encode(const unsigned char *in, size_t n, char *out, size_t outcap)
+/*
+ * Encode n bytes into out[0..outcap) with the alphabet ending in c62 c63,
+ * '=' padded when pad; NUL-terminates, returns the length without the NUL,
+ * or -1 when out is too small.
+ */
+static ssize_t encode(const unsigned char *in, size_t n, char *out, size_t outcap, int c62, int c63,
+                      bool pad)
 {
-	size_t i, o = 0, need;
+	size_t i, o = 0;
 	uint32_t w;
 
 	if (n > (SIZE_MAX / 4) - 2 || n > (size_t)(SSIZE_MAX / 2))
 		return -1;
-	need = B64URL_ENCODED_LEN(n);
-	if (outcap < need + 1)
+	if (outcap < (pad ? B64STD_ENCODED_LEN(n) : B64URL_ENCODED_LEN(n)) + 1)
 		return -1;
+
 	for (i = 0; i + 3 <= n; i += 3) {
 		w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = enc_url((w >> 18) & 63);
-		out[o++] = enc_url((w >> 12) & 63);
-		out[o++] = enc_url((w >> 6) & 63);
-		out[o++] = enc_url(w & 63);
+		out[o++] = enc64((w >> 18) & 63, c62, c63);
+		out[o++] = enc64((w >> 12) & 63, c62, c63);
+		out[o++] = enc64((w >> 6) & 63, c62, c63);
+		out[o++] = enc64(w & 63, c62, c63);
 	}
 	if (n - i == 1) {
 		w = (uint32_t)in[i] << 16;
-		out[o++] = enc_url((w >> 18) & 63);
-		out[o++] = enc_url((w >> 12) & 63);
+		out[o++] = enc64((w >> 18) & 63, c62, c63);
+		out[o++] = enc64((w >> 12) & 63, c62, c63);
+		if (pad) {
+			out[o++] = '=';
+			out[o++] = '=';
+		}
 	} else if (n - i == 2) {
 		w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = enc_url((w >> 18) & 63);
-		out[o++] = enc_url((w >> 12) & 63);
-		out[o++] = enc_url((w >> 6) & 63);
+		out[o++] = enc64((w >> 18) & 63, c62, c63);
+		out[o++] = enc64((w >> 12) & 63, c62, c63);
+		out[o++] = enc64((w >> 6) & 63, c62, c63);
+		if (pad)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
 	return (ssize_t)o;
+}
+
+ssize_t b64url_encode(const unsigned char *in, size_t n, char *out, size_t outcap)
+{
+	return encode(in, n, out, outcap, '-', '_', false);
+}
+
+ssize_t b64std_encode(const unsigned char *in, size_t n, char *out, size_t outcap)
+{
+	return encode(in, n, out, outcap, '+', '/', true);
 }
 
 ssize_t b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap)

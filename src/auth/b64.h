@@ -3,9 +3,11 @@
  *
  * base64url is what JOSE uses: no padding, and the decoder is strict so
  * that every byte string has exactly one accepted encoding (a JWS cannot be
- * altered into a second valid spelling).  Standard base64 is only used to
+ * altered into a second valid spelling).  Standard base64 is decoded to
  * read RSA_PRIVATE_KEY_CONTENT, a base64 PEM an operator pasted somewhere,
- * so that decoder tolerates whitespace, line breaks and missing padding.
+ * so that decoder tolerates whitespace, line breaks and missing padding;
+ * it is encoded (padded, one unbroken line) for RFC 2047 encoded-words in
+ * email headers (mail/mime.c).
  *
  * All functions take lengths with their buffers, write at most outcap
  * bytes and return the number of bytes produced or -1; nothing is written
@@ -19,6 +21,8 @@
 
 /* Characters of the unpadded base64url encoding of n bytes (without NUL). */
 #define B64URL_ENCODED_LEN(n) ((((n) / 3) * 4) + (((n) % 3) ? ((n) % 3) + 1 : 0))
+/* Characters of the padded standard base64 encoding of n bytes (without NUL). */
+#define B64STD_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
 /* An upper bound on the bytes that n base64 characters decode to. */
 #define B64_DECODED_MAX(n) ((((n) + 3) / 4) * 3)
 
@@ -35,6 +39,13 @@ ssize_t b64url_encode(const unsigned char *in, size_t n, char *out, size_t outca
  * Returns the decoded length or -1 (malformed input or outcap too small).
  */
 ssize_t b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap);
+
+/*
+ * Encode n bytes as padded standard base64 (RFC 4648 section 4) on one
+ * line and NUL-terminate.  outcap must be at least B64STD_ENCODED_LEN(n) +
+ * 1.  Returns the length without the NUL, or -1 when out is too small.
+ */
+ssize_t b64std_encode(const unsigned char *in, size_t n, char *out, size_t outcap);
 
 /*
  * Lenient standard base64 decode (alphabet A-Za-z0-9+/): ASCII whitespace

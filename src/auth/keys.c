@@ -7,8 +7,10 @@
  * encrypted key an error instead of a terminal prompt.  Buffers that held
  * private key material are wiped before they are freed.
  *
- * Everything derived from the keys (kids, the JWKS text, the derived
- * secret) is computed here once, so the request path only reads.
+ * Everything derived from the keys (kids, the JWKS text) is computed here
+ * once, so the request path only reads.  The server secret is loaded with
+ * the keys (it may be derived from the private key) but lives in
+ * auth/secret.c; keys_secret() hands it out.
  */
 #include "auth/keys.h"
 
@@ -28,22 +30,17 @@
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
-#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include "arena.h"
 #include "auth/b64.h"
+#include "auth/secret.h"
 #include "log.h"
 
-#define KEY_FILE_MAX       (1024 * 1024) /* a PEM key is a few KiB */
-#define KEYS_MAX_BITS      16384
-#define DEV_KEY_BITS       2048
-#define SECRET_DERIVED_LEN 32
-
-/* Fixed HKDF labels: changing them changes every derived secret. */
-#define SECRET_HKDF_SALT "auth-service/secret-key"
-#define SECRET_HKDF_INFO "auth-service SECRET_KEY derived from RSA private key v1"
+#define KEY_FILE_MAX  (1024 * 1024) /* a PEM key is a few KiB */
+#define KEYS_MAX_BITS 16384
+#define DEV_KEY_BITS  2048
 
 struct pubkey {
 	EVP_PKEY *pk;
@@ -56,9 +53,7 @@ struct keys {
 	struct pubkey *prev;
 	size_t n_prev;
 	char *jwks;
-	unsigned char *secret;
-	size_t secret_len;
-	bool secret_derived;
+	struct secret secret; /* auth/secret.c */
 	bool generated;
 };
 
@@ -346,44 +341,6 @@ done:
 	json_decref(arr);
 	json_decref(doc);
 	return s;
-}
-
-/* HKDF-SHA256 over the private key's DER encoding, with fixed labels. */
-static int derive_secret(EVP_PKEY *pk, unsigned char out[SECRET_DERIVED_LEN])
-{
-	char digest[] = "SHA256";
-	char salt[] = SECRET_HKDF_SALT;
-	char info[] = SECRET_HKDF_INFO;
-	unsigned char *der = NULL;
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[5];
-	int derlen, ret = -1;
-
-	derlen = i2d_PrivateKey(pk, &der);
-	if (derlen <= 0)
-		goto done;
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	if (kdf == NULL)
-		goto done;
-	kctx = EVP_KDF_CTX_new(kdf);
-	if (kctx == NULL)
-		goto done;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, der, (size_t)derlen);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, strlen(salt));
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info));
-	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, SECRET_DERIVED_LEN, params) != 1)
-		goto done;
-	ret = 0;
-done:
-	if (der)
-		OPENSSL_clear_free(der, (size_t)derlen);
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	ERR_clear_error();
-	return ret;
 }
 
 /* Create the missing directories above path, each with mode 0700. */
@@ -689,36 +646,6 @@ static int load_previous(struct keys *k, const struct config *cfg, char *err, si
 	return 0;
 }
 
-static int load_secret(struct keys *k, const struct config *cfg, char *err, size_t errlen)
-{
-	size_t len = cfg->secret_key ? cfg->secret_key_len : 0;
-
-	if (cfg->secret_key && len == 0)
-		len = strlen(cfg->secret_key);
-	if (len > 0) {
-		k->secret = xmalloc(len);
-		memcpy(k->secret, cfg->secret_key, len);
-		k->secret_len = len;
-		return 0;
-	}
-	if (cfg->environment == ENV_PRODUCTION) {
-		seterr(err, errlen,
-		       "SECRET_KEY is required in production (at least 32 random "
-		       "bytes, e.g. the output of: openssl rand -base64 48)");
-		return -1;
-	}
-	k->secret = xmalloc(SECRET_DERIVED_LEN);
-	if (derive_secret(k->priv, k->secret) < 0) {
-		seterr(err, errlen, "cannot derive the server secret from the private key");
-		return -1;
-	}
-	k->secret_len = SECRET_DERIVED_LEN;
-	k->secret_derived = true;
-	log_warning("SECRET_KEY is not set: using a secret derived from the signing key (stable "
-	            "across restarts and instances); set SECRET_KEY outside development");
-	return 0;
-}
-
 struct keys *keys_load(const struct config *cfg, char *err, size_t errlen)
 {
 	char kid[KEYS_THUMBPRINT_LEN + 1];
@@ -749,7 +676,7 @@ struct keys *keys_load(const struct config *cfg, char *err, size_t errlen)
 		       "cannot build the JWKS document (RSA_PUBLIC_KEY_ID must be valid UTF-8)");
 		goto fail;
 	}
-	if (load_secret(k, cfg, err, errlen) < 0)
+	if (secret_load(&k->secret, cfg, k->priv, err, errlen) < 0)
 		goto fail;
 	ERR_clear_error();
 	return k;
@@ -773,7 +700,7 @@ void keys_free(struct keys *k)
 	}
 	free(k->prev);
 	free(k->jwks);
-	wipe_free(k->secret, k->secret_len);
+	secret_free(&k->secret);
 	free(k);
 }
 
@@ -809,13 +736,13 @@ EVP_PKEY *keys_find_public(const struct keys *k, const char *kid)
 const unsigned char *keys_secret(const struct keys *k, size_t *len)
 {
 	if (len)
-		*len = k->secret_len;
-	return k->secret;
+		*len = k->secret.len;
+	return k->secret.bytes;
 }
 
 bool keys_secret_derived(const struct keys *k)
 {
-	return k->secret_derived;
+	return k->secret.derived;
 }
 
 bool keys_generated(const struct keys *k)

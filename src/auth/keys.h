@@ -10,8 +10,8 @@
  *
  * The server secret keys the HMACs under which refresh, reset and
  * verification tokens are stored: SECRET_KEY when configured, otherwise
- * derived (HKDF-SHA256) from the private key so that it is stable across
- * restarts and identical on every instance sharing the key.
+ * derived from the private key (auth/secret.h).  keys_load() loads it with
+ * the keys and keys_secret() returns it.
  */
 #ifndef AUTH_KEYS_H
 #define AUTH_KEYS_H

@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "ascii.h"
 #include "auth/b64.h"
 #include "auth/jws.h"
 #include "auth/roles.h"
@@ -36,18 +37,6 @@ done:
 	return ret;
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
 void token_hash(const unsigned char *secret, size_t secret_len, const char *token,
                 char out[TOKEN_HASH_LEN + 1])
 {
@@ -62,7 +51,7 @@ void token_hash(const unsigned char *secret, size_t secret_len, const char *toke
 		log_msg(LOG_CRITICAL, NULL, "HMAC-SHA256 failed: the crypto library is unusable");
 		abort();
 	}
-	hex(mac, 32, out);
+	ascii_hex_encode(mac, 32, out, false);
 	OPENSSL_cleanse(mac, sizeof(mac));
 }
 

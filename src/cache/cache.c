@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "arena.h"
+#include "ascii.h"
 #include "cache/backend.h"
 #include "config.h"
 
@@ -26,9 +27,7 @@
  */
 static void rate_key(const char *key, char k[KEY_MAX])
 {
-	static const char hexd[] = "0123456789abcdef";
 	unsigned char md[32];
-	size_t i;
 
 	if (strlen(key) + 3 < KEY_MAX) {
 		snprintf(k, KEY_MAX, "rl:%s", key);
@@ -36,11 +35,7 @@ static void rate_key(const char *key, char k[KEY_MAX])
 	}
 	SHA256((const unsigned char *)key, strlen(key), md);
 	memcpy(k, "rl:#", 4);
-	for (i = 0; i < sizeof(md); i++) {
-		k[4 + 2 * i] = hexd[md[i] >> 4];
-		k[5 + 2 * i] = hexd[md[i] & 15];
-	}
-	k[4 + 2 * sizeof(md)] = '\0';
+	ascii_hex_encode(md, sizeof(md), k + 4, false);
 }
 
 struct cache *cache_open(const struct config *cfg, char *err, size_t errlen)

@@ -7,17 +7,7 @@
 #include <strings.h>
 
 #include "arena.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "ascii.h"
 
 /* Decode one component; NULL on a bad escape or a decoded NUL. */
 static char *decode(struct arena *a, const char *s, size_t n)
@@ -30,14 +20,13 @@ static char *decode(struct arena *a, const char *s, size_t n)
 		if (c == '+') {
 			out[j++] = ' ';
 		} else if (c == '%') {
-			int hi, lo;
+			int v;
 			if (i + 2 >= n)
 				return NULL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			v = ascii_hex_byte(s + i + 1);
+			if (v <= 0) /* a bad escape, or %00 */
 				return NULL;
-			out[j++] = (char)(hi * 16 + lo);
+			out[j++] = (char)v;
 			i += 2;
 		} else if (c == '\0') {
 			return NULL;

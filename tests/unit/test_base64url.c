@@ -1,5 +1,6 @@
 /*
- * test_base64url.c - base64url (strict) and standard base64 (lenient).
+ * test_base64url.c - base64url (strict), standard base64 decoding (lenient)
+ * and encoding (padded).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +208,64 @@ static void test_std_decode(void **state)
 	std_rejects("Zm9v*");
 }
 
+static void std_enc_is(const char *in, size_t n, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(b64std_encode((const unsigned char *)in, n, out, sizeof(out)),
+	                 (ssize_t)strlen(want));
+	assert_string_equal(out, want);
+	assert_int_equal(B64STD_ENCODED_LEN(n), strlen(want));
+}
+
+/* Padded standard base64 (RFC 4648 section 4), as in RFC 2047 encoded-words. */
+static void test_std_encode(void **state)
+{
+	static const char std_alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char all[48], back[48];
+	char out[65];
+	size_t n;
+
+	(void)state;
+	std_enc_is("", 0, "");
+	std_enc_is("f", 1, "Zg==");
+	std_enc_is("fo", 2, "Zm8=");
+	std_enc_is("foo", 3, "Zm9v");
+	std_enc_is("foob", 4, "Zm9vYg==");
+	std_enc_is("fooba", 5, "Zm9vYmE=");
+	std_enc_is("foobar", 6, "Zm9vYmFy");
+	std_enc_is("\xfb\xff", 2, "+/8=");
+	std_enc_is("\0\0\0", 3, "AAAA");
+
+	/* Every 6-bit value maps to its character: 48 bytes spell the alphabet. */
+	for (size_t i = 0; i < 64; i += 4) {
+		unsigned v = (unsigned)i << 18 | (unsigned)(i + 1) << 12 | (unsigned)(i + 2) << 6 |
+		             (unsigned)(i + 3);
+
+		all[i / 4 * 3] = (unsigned char)(v >> 16);
+		all[i / 4 * 3 + 1] = (unsigned char)(v >> 8);
+		all[i / 4 * 3 + 2] = (unsigned char)v;
+	}
+	assert_int_equal(b64std_encode(all, sizeof(all), out, sizeof(out)), 64);
+	assert_string_equal(out, std_alphabet);
+
+	/* Round trip through the lenient decoder at every length. */
+	for (n = 0; n <= sizeof(all); n++) {
+		assert_int_equal(b64std_encode(all, n, out, sizeof(out)),
+		                 (ssize_t)B64STD_ENCODED_LEN(n));
+		assert_int_equal(b64std_decode(out, strlen(out), back, sizeof(back)), (ssize_t)n);
+		assert_memory_equal(back, all, n);
+	}
+
+	/* Too small an output buffer: -1, nothing written past it. */
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(b64std_encode((const unsigned char *)"foo", 3, out, 4), -1);
+	assert_int_equal(b64std_encode((const unsigned char *)"f", 1, out, 4), -1);
+	assert_int_equal(b64std_encode((const unsigned char *)"f", 1, out, 5), 4);
+	assert_string_equal(out, "Zg==");
+}
+
 static void test_alloc_variants(void **state)
 {
 	unsigned char *d;
@@ -242,6 +301,7 @@ int main(void)
 	        cmocka_unit_test(test_decode_embedded_nul),
 	        cmocka_unit_test(test_bounds),
 	        cmocka_unit_test(test_std_decode),
+	        cmocka_unit_test(test_std_encode),
 	        cmocka_unit_test(test_alloc_variants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

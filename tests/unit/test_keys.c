@@ -1,7 +1,8 @@
 /*
  * test_keys.c - key loading (PKCS#1, PKCS#8, base64 content), development
  * key generation, production refusal, kids (RFC 7638), JWKS with previous
- * keys, the server secret, and `keys generate`.
+ * keys, that keys_load() loads the server secret (its policy and derivation
+ * are tested in test_secret.c), and `keys generate`.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -358,7 +359,8 @@ static void test_kid_override(void **state)
 	free(path);
 }
 
-static void test_secret(void **state)
+/* keys_load() loads the secret with the keys and fails when it cannot. */
+static void test_keys_secret(void **state)
 {
 	struct fx *f = *state;
 	char *path = write_key(f, "secret.pem", f->a, FX_PRIV_PKCS8), err[512];
@@ -615,7 +617,7 @@ int main(void)
 	        cmocka_unit_test(test_strict_envs_require_key),
 	        cmocka_unit_test(test_rejects_unsuitable_keys),
 	        cmocka_unit_test(test_kid_override),
-	        cmocka_unit_test(test_secret),
+	        cmocka_unit_test(test_keys_secret),
 	        cmocka_unit_test(test_rfc7638_thumbprint),
 	        cmocka_unit_test(test_jwks_with_previous_keys),
 	        cmocka_unit_test(test_previous_key_errors),

@@ -1,97 +1,36 @@
 /*
- * mail/message.c - email templates and RFC 5322 / MIME message building.
+ * mail/templates.c - what an email says: built-in and overriding templates,
+ * {{placeholder}} substitution, links (see templates.h).
  *
  * Design decisions:
- *   - Content is rendered when a request enqueues the email (the outbox
- *     stores subject, text and HTML), and wrapped into MIME only when the
- *     sender sends it, so a retry sends the same words with a fresh Date
- *     and the same Message-ID.
+ *   - Content is rendered once, when a request enqueues the email; the
+ *     outbox stores the result and mail/mime.c wraps it at send time.
  *   - Escaping is per part and applies to the substituted values only:
  *     the HTML part gets &<>"' escaped, the text part and subject get
- *     control characters replaced by spaces.  Header values are checked or
- *     cleaned once more in mail_build(), so even content written to the
- *     outbox by something else cannot add a header.
- *   - Both bodies are quoted-printable: 7-bit clean, lines of at most 76
- *     characters, readable in the raw.  The MIME boundary starts with "=_",
- *     which quoted-printable output can never contain.
- *   - Strings grow in a small local buffer (struct sbuf) on the abort-on-
- *     OOM allocator, so no function here fails for lack of memory.
+ *     control characters replaced by spaces.  The template text itself is
+ *     trusted (compiled in, or an operator's EMAIL_TEMPLATES_DIR file).
+ *   - A template file that cannot be used at send time is logged and the
+ *     built-in one used, so rendering never fails; mail_templates_check()
+ *     refuses such a directory at start-up instead.
+ *   - Strings grow in a struct buf (buf.h) on the abort-on-OOM allocator,
+ *     so no function here fails for lack of memory.
  */
-#include "mail/message.h"
+#include "mail/templates.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "ascii.h"
+#include "buf.h"
 #include "log.h"
-
-/* ---- growable strings ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The finished string (never NULL). */
-static char *sb_take(struct sbuf *b)
-{
-	if (!b->p)
-		sb_put(b, "", 0);
-	return b->p;
-}
-
-static bool is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
 
 /* ---- built-in templates ---- */
 
@@ -218,37 +157,37 @@ const char *mail_kind_name(enum mail_kind kind)
 
 /* ---- substitution ---- */
 
-static void put_escaped(struct sbuf *b, const char *s, enum mail_escape esc)
+static void put_escaped(struct buf *b, const char *s, enum mail_escape esc)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (is_ctl(c)) {
-			sb_putc(b, ' ');
+		if (ascii_is_ctl((char)c)) {
+			buf_append_char(b, ' ');
 			continue;
 		}
 		if (esc == MAIL_ESC_HTML) {
 			switch (c) {
 			case '&':
-				sb_puts(b, "&amp;");
+				buf_append_str(b, "&amp;");
 				continue;
 			case '<':
-				sb_puts(b, "&lt;");
+				buf_append_str(b, "&lt;");
 				continue;
 			case '>':
-				sb_puts(b, "&gt;");
+				buf_append_str(b, "&gt;");
 				continue;
 			case '"':
-				sb_puts(b, "&quot;");
+				buf_append_str(b, "&quot;");
 				continue;
 			case '\'':
-				sb_puts(b, "&#39;");
+				buf_append_str(b, "&#39;");
 				continue;
 			default:
 				break;
 			}
 		}
-		sb_putc(b, (char)c);
+		buf_append_char(b, (char)c);
 	}
 }
 
@@ -276,20 +215,20 @@ static bool lookup_var(const struct mail_vars *v, const char *name, size_t n, co
 
 char *mail_substitute(const char *tpl, const struct mail_vars *v, enum mail_escape esc)
 {
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 	const char *p = tpl;
 
 	while (*p) {
 		const char *open = strstr(p, "{{"), *close, *name, *end, *val;
 
 		if (!open) {
-			sb_puts(&b, p);
+			buf_append_str(&b, p);
 			break;
 		}
-		sb_put(&b, p, (size_t)(open - p));
+		buf_append(&b, p, (size_t)(open - p));
 		close = strstr(open + 2, "}}");
 		if (!close) {
-			sb_puts(&b, open);
+			buf_append_str(&b, open);
 			break;
 		}
 		name = open + 2;
@@ -301,10 +240,10 @@ char *mail_substitute(const char *tpl, const struct mail_vars *v, enum mail_esca
 		if (lookup_var(v, name, (size_t)(end - name), &val))
 			put_escaped(&b, val, esc);
 		else
-			sb_put(&b, open, (size_t)(close + 2 - open));
+			buf_append(&b, open, (size_t)(close + 2 - open));
 		p = close + 2;
 	}
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- template files ---- */
@@ -469,354 +408,22 @@ void mail_content_free(struct mail_content *c)
 
 char *mail_link(const char *base, const char *path, const char *token)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 
-	sb_puts(&b, base);
-	sb_puts(&b, path);
-	sb_puts(&b, "?token=");
+	buf_append_str(&b, base);
+	buf_append_str(&b, path);
+	buf_append_str(&b, "?token=");
 	for (const char *p = token; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
-			sb_putc(&b, (char)c);
+		if (ascii_is_alnum((char)c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			buf_append_char(&b, (char)c);
 		} else {
-			sb_putc(&b, '%');
-			sb_putc(&b, hex[c >> 4]);
-			sb_putc(&b, hex[c & 15]);
+			char pct[4] = "%";
+
+			ascii_hex_encode(&c, 1, pct + 1, true);
+			buf_append(&b, pct, 3);
 		}
 	}
-	return sb_take(&b);
-}
-
-/* ---- addresses and header values ---- */
-
-bool mail_addr_ok(const char *addr, bool need_at)
-{
-	size_t n = strlen(addr);
-	const char *at = NULL;
-
-	if (n == 0 || n >= MAIL_ADDR_MAX)
-		return false;
-	for (const char *p = addr; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c <= 0x20 || c >= 0x7f || strchr("()<>[],;:\\\"", c))
-			return false;
-		if (c == '@') {
-			if (at)
-				return false;
-			at = p;
-		}
-	}
-	if (need_at && (!at || at == addr || at[1] == '\0'))
-		return false;
-	return true;
-}
-
-int mail_from_parse(const char *from, char addr[MAIL_ADDR_MAX], char name[MAIL_NAME_MAX])
-{
-	const char *lt = strrchr(from, '<'), *gt;
-	const char *nb, *ne;
-	size_t n;
-
-	addr[0] = name[0] = '\0';
-	if (!lt) {
-		nb = from;
-		while (*nb == ' ')
-			nb++;
-		ne = nb + strlen(nb);
-		while (ne > nb && ne[-1] == ' ')
-			ne--;
-		n = (size_t)(ne - nb);
-		if (n >= MAIL_ADDR_MAX)
-			return -1;
-		memcpy(addr, nb, n);
-		addr[n] = '\0';
-		return mail_addr_ok(addr, false) ? 0 : -1;
-	}
-	gt = strchr(lt, '>');
-	if (!gt)
-		return -1;
-	for (const char *p = gt + 1; *p; p++)
-		if (*p != ' ')
-			return -1;
-	n = (size_t)(gt - lt - 1);
-	if (n >= MAIL_ADDR_MAX)
-		return -1;
-	memcpy(addr, lt + 1, n);
-	addr[n] = '\0';
-	if (!mail_addr_ok(addr, false))
-		return -1;
-	/* The display name, without blanks and surrounding quotes. */
-	nb = from;
-	ne = lt;
-	while (nb < ne && *nb == ' ')
-		nb++;
-	while (ne > nb && ne[-1] == ' ')
-		ne--;
-	if (ne - nb >= 2 && *nb == '"' && ne[-1] == '"') {
-		nb++;
-		ne--;
-	}
-	n = (size_t)(ne - nb);
-	if (n >= MAIL_NAME_MAX) { /* cut, but not inside a UTF-8 sequence */
-		n = MAIL_NAME_MAX - 1;
-		while (n > 0 && ((unsigned char)nb[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (size_t i = 0; i < n; i++)
-		name[i] = is_ctl((unsigned char)nb[i]) ? ' ' : nb[i];
-	name[n] = '\0';
-	return 0;
-}
-
-void mail_date(int64_t t, char out[MAIL_DATE_LEN])
-{
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	snprintf(out, MAIL_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-	         tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	         tm.tm_sec);
-}
-
-static void put_base64(struct sbuf *b, const unsigned char *s, size_t n)
-{
-	static const char tbl[] =
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-
-		sb_putc(b, tbl[v >> 18 & 63]);
-		sb_putc(b, tbl[v >> 12 & 63]);
-		sb_putc(b, tbl[v >> 6 & 63]);
-		sb_putc(b, tbl[v & 63]);
-	}
-	if (i < n) {
-		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
-
-		sb_putc(b, tbl[v >> 18 & 63]);
-		sb_putc(b, tbl[v >> 12 & 63]);
-		sb_putc(b, i + 1 < n ? tbl[v >> 6 & 63] : '=');
-		sb_putc(b, '=');
-	}
-}
-
-/*
- * Bytes of raw text per encoded-word: 42 bytes are 56 base64 characters,
- * plus "=?UTF-8?B?" and "?=" 68, so "Subject: " + one word stays within 78.
- */
-#define EW_RAW_MAX 42
-
-char *mail_header_encode(const char *value)
-{
-	struct sbuf clean = {0}, b = {0};
-	bool plain = true;
-	const unsigned char *s;
-	size_t n, i = 0;
-
-	for (const char *p = value; *p; p++)
-		sb_putc(&clean, is_ctl((unsigned char)*p) ? ' ' : *p);
-	sb_take(&clean);
-	for (i = 0; i < clean.len; i++)
-		if ((unsigned char)clean.p[i] >= 0x80)
-			plain = false;
-	if (strstr(clean.p, "=?"))
-		plain = false;
-	if (plain)
-		return clean.p;
-
-	s = (const unsigned char *)clean.p;
-	n = clean.len;
-	i = 0;
-	while (i < n) {
-		size_t take = n - i < EW_RAW_MAX ? n - i : EW_RAW_MAX;
-
-		/* Never end a word inside a UTF-8 sequence. */
-		if (i + take < n)
-			while (take > 1 && (s[i + take] & 0xc0) == 0x80)
-				take--;
-		if (i > 0)
-			sb_puts(&b, "\r\n ");
-		sb_puts(&b, "=?UTF-8?B?");
-		put_base64(&b, s + i, take);
-		sb_puts(&b, "?=");
-		i += take;
-	}
-	free(clean.p);
-	return sb_take(&b);
-}
-
-/* ---- quoted-printable ---- */
-
-#define QP_LINE_MAX 76
-
-char *mail_qp_encode(const char *text)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf b = {0};
-	const char *p = text;
-
-	while (*p) {
-		size_t len = strcspn(p, "\n"), col = 0;
-
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
-		for (size_t i = 0; i < len; i++) {
-			unsigned char c = (unsigned char)p[i];
-			char tok[4];
-			size_t tn;
-			bool last = i + 1 == len;
-
-			if ((c >= 33 && c <= 126 && c != '=' && !(c == '.' && i == 0)) ||
-			    ((c == ' ' || c == '\t') && !last)) {
-				tok[0] = (char)c;
-				tn = 1;
-			} else {
-				tok[0] = '=';
-				tok[1] = hex[c >> 4];
-				tok[2] = hex[c & 15];
-				tn = 3;
-			}
-			/* Leave room for the '=' of a soft line break. */
-			if (col + tn > QP_LINE_MAX - 1) {
-				sb_puts(&b, "=\r\n");
-				col = 0;
-			}
-			sb_put(&b, tok, tn);
-			col += tn;
-		}
-		sb_puts(&b, "\r\n");
-		p += strcspn(p, "\n");
-		if (*p == '\n')
-			p++;
-	}
-	return sb_take(&b);
-}
-
-/* ---- the message ---- */
-
-static bool id_ok(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n > 128)
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-			return false;
-	return true;
-}
-
-/* The domain of addr for the Message-ID: letters, digits, '.', '-'; else "localhost". */
-static void id_domain(const char *addr, char *out, size_t outlen)
-{
-	const char *at = strrchr(addr, '@');
-
-	snprintf(out, outlen, "%s", at && at[1] ? at + 1 : "localhost");
-	for (char *p = out; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) {
-			snprintf(out, outlen, "localhost");
-			return;
-		}
-}
-
-/* The display name as a quoted-string, or encoded-words when not ASCII. */
-static void put_display_name(struct sbuf *b, const char *name)
-{
-	char *enc = mail_header_encode(name);
-
-	if (strncmp(enc, "=?", 2) == 0) {
-		sb_puts(b, enc);
-	} else {
-		sb_putc(b, '"');
-		for (const char *p = enc; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				sb_putc(b, '\\');
-			sb_putc(b, *p);
-		}
-		sb_putc(b, '"');
-	}
-	free(enc);
-}
-
-static void put_part(struct sbuf *b, const char *boundary, const char *type, const char *body)
-{
-	char *qp = mail_qp_encode(body);
-
-	sb_printf(b, "--%s\r\n", boundary);
-	sb_printf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
-	sb_puts(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	sb_puts(b, qp);
-	free(qp);
-}
-
-char *mail_build(const struct mail_msg *m, size_t *len, const char **why)
-{
-	char addr[MAIL_ADDR_MAX], name[MAIL_NAME_MAX], date[MAIL_DATE_LEN], domain[MAIL_ADDR_MAX];
-	char boundary[160], *subject;
-	struct sbuf b = {0};
-
-	if (mail_from_parse(m->from, addr, name) != 0) {
-		*why = "SMTP_FROM is not a usable address";
-		return NULL;
-	}
-	if (!mail_addr_ok(m->to, true)) {
-		*why = "recipient is not a usable address";
-		return NULL;
-	}
-	if (!id_ok(m->id)) {
-		*why = "malformed Message-ID";
-		return NULL;
-	}
-	if (!name[0] && m->from_name)
-		snprintf(name, sizeof(name), "%s", m->from_name);
-	id_domain(addr, domain, sizeof(domain));
-	mail_date(m->date, date);
-	snprintf(boundary, sizeof(boundary), "=_auth_%s", m->id);
-
-	sb_puts(&b, "From: ");
-	if (name[0]) {
-		put_display_name(&b, name);
-		sb_printf(&b, " <%s>\r\n", addr);
-	} else {
-		sb_printf(&b, "%s\r\n", addr);
-	}
-	sb_printf(&b, "To: %s\r\n", m->to);
-	subject = mail_header_encode(m->subject);
-	sb_puts(&b, "Subject: ");
-	sb_puts(&b, subject);
-	sb_puts(&b, "\r\n");
-	free(subject);
-	sb_printf(&b, "Date: %s\r\n", date);
-	sb_printf(&b, "Message-ID: <%s@%s>\r\n", m->id, domain);
-	sb_puts(&b, "MIME-Version: 1.0\r\n");
-	sb_puts(&b, "Auto-Submitted: auto-generated\r\n");
-	if (m->html) {
-		sb_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
-		          boundary);
-		sb_puts(&b, "This is a multi-part message in MIME format.\r\n\r\n");
-		put_part(&b, boundary, "text/plain", m->text);
-		put_part(&b, boundary, "text/html", m->html);
-		sb_printf(&b, "--%s--\r\n", boundary);
-	} else {
-		char *qp = mail_qp_encode(m->text);
-
-		sb_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
-		sb_puts(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-		sb_puts(&b, qp);
-		free(qp);
-	}
-	*len = b.len;
-	return sb_take(&b);
+	return buf_take(&b);
 }
