@@ -34,6 +34,7 @@
 #include <openssl/rsa.h>
 
 #include "arena.h"
+#include "ascii.h"
 #include "auth/b64.h"
 #include "auth/secret.h"
 #include "log.h"
@@ -596,9 +597,38 @@ static bool kid_taken(const struct keys *k, const char *kid)
 	return false;
 }
 
+/*
+ * "path" or "path=kid": a previous key keeps a custom RSA_PUBLIC_KEY_ID it
+ * was published under.  Splits at the last '=' into path (copied to buf)
+ * and *kid; false when the kid is not 1-128 characters of A-Z a-z 0-9 . _ -
+ */
+bool keys_previous_item(const char *item, char *buf, size_t buflen, const char **kid)
+{
+	const char *eq = strrchr(item, '=');
+	size_t n, i;
+
+	*kid = NULL;
+	if (!eq) {
+		snprintf(buf, buflen, "%s", item);
+		return true;
+	}
+	n = (size_t)(eq - item);
+	snprintf(buf, buflen, "%.*s", (int)n, item);
+	*kid = eq + 1;
+	if (strlen(*kid) < 1 || strlen(*kid) > 128)
+		return false;
+	for (i = 0; (*kid)[i]; i++) {
+		char c = (*kid)[i];
+		if (!ascii_is_alnum(c) && c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
 static int load_previous(struct keys *k, const struct config *cfg, char *err, size_t errlen)
 {
-	char what[512], kid[KEYS_THUMBPRINT_LEN + 1];
+	char what[512], kid[129], path[4096];
+	const char *custom;
 	unsigned char *buf;
 	size_t i, len;
 	EVP_PKEY *pk;
@@ -607,10 +637,18 @@ static int load_previous(struct keys *k, const struct config *cfg, char *err, si
 		return 0;
 	k->prev = xcalloc(cfg->n_rsa_previous_public_keys, sizeof(*k->prev));
 	for (i = 0; i < cfg->n_rsa_previous_public_keys; i++) {
-		const char *path = cfg->rsa_previous_public_keys[i];
+		const char *item = cfg->rsa_previous_public_keys[i];
 
-		snprintf(what, sizeof(what), "RSA_PREVIOUS_PUBLIC_KEYS (%s)", path ? path : "");
-		if (path == NULL || *path == '\0') {
+		snprintf(what, sizeof(what), "RSA_PREVIOUS_PUBLIC_KEYS (%s)", item ? item : "");
+		if (item == NULL || !keys_previous_item(item, path, sizeof(path), &custom)) {
+			seterr(err, errlen,
+			       "%s: the key id after '=' must be 1-128 characters of A-Z a-z 0-9 . "
+			       "_ "
+			       "- (example: /keys/old.pem=2026-01)",
+			       what);
+			return -1;
+		}
+		if (*path == '\0') {
 			seterr(err, errlen, "%s: empty path in the list", what);
 			return -1;
 		}
@@ -634,6 +672,8 @@ static int load_previous(struct keys *k, const struct config *cfg, char *err, si
 			EVP_PKEY_free(pk);
 			return -1;
 		}
+		if (custom)
+			snprintf(kid, sizeof(kid), "%s", custom);
 		if (kid_taken(k, kid)) {
 			log_warning("%s: same key id %s as another key; listed once", what, kid);
 			EVP_PKEY_free(pk);

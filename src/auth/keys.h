@@ -62,6 +62,14 @@ bool keys_generated(const struct keys *k);
 int keys_thumbprint(const EVP_PKEY *pk, char out[KEYS_THUMBPRINT_LEN + 1]);
 
 /*
+ * One item of RSA_PREVIOUS_PUBLIC_KEYS: "path" or "path=kid" (split at the
+ * last '='; the kid keeps a custom RSA_PUBLIC_KEY_ID across a rotation).
+ * The path goes to buf, *kid points into item (NULL without '=').  False
+ * when the kid is not 1-128 characters of A-Z a-z 0-9 . _ -
+ */
+bool keys_previous_item(const char *item, char *buf, size_t buflen, const char **kid);
+
+/*
  * Generate an RSA key of `bits` (2048, 3072 or 4096) and write it to path as
  * PKCS#8 PEM with mode 0600, creating missing parent directories with mode
  * 0700.  Never overwrites an existing file.  Returns 0, or -1 with err set.

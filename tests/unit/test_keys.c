@@ -523,6 +523,43 @@ static void test_jwks_with_previous_keys(void **state)
 	free(pemc);
 }
 
+/* "path=kid": a previous key keeps the custom kid it was published under. */
+static void test_previous_key_with_custom_kid(void **state)
+{
+	struct fx *f = *state;
+	char *cur = write_key(f, "cur3.pem", f->a, FX_PRIV_PKCS8);
+	char *pb = write_key(f, "prev-kid.pem", f->b, FX_PUB_SPKI);
+	char item[1024], bad[1024], *prev[1] = {item}, err[512];
+	struct config cfg;
+	struct keys *k;
+	json_t *doc, *jwk;
+
+	snprintf(item, sizeof(item), "%s=2026-01_old.key", pb);
+	cfg_init(&cfg, ENV_DEVELOPMENT, cur);
+	cfg.rsa_previous_public_keys = prev;
+	cfg.n_rsa_previous_public_keys = 1;
+	k = keys_load(&cfg, err, sizeof(err));
+	if (k == NULL)
+		fail_msg("keys_load: %s", err);
+	assert_int_equal(EVP_PKEY_eq(keys_find_public(k, "2026-01_old.key"), f->b), 1);
+	doc = json_loads(keys_jwks(k), 0, NULL);
+	jwk = json_array_get(json_object_get(doc, "keys"), 1);
+	assert_string_equal(json_string_value(json_object_get(jwk, "kid")), "2026-01_old.key");
+	json_decref(doc);
+	keys_free(k);
+
+	/* A kid that is not a kid is refused with the variable named. */
+	snprintf(bad, sizeof(bad), "%s=no spaces", pb);
+	prev[0] = bad;
+	assert_null(keys_load(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "RSA_PREVIOUS_PUBLIC_KEYS"));
+	assert_non_null(strstr(err, "key id"));
+	snprintf(bad, sizeof(bad), "%s=", pb);
+	assert_null(keys_load(&cfg, err, sizeof(err)));
+	free(cur);
+	free(pb);
+}
+
 static void test_previous_key_errors(void **state)
 {
 	struct fx *f = *state;
@@ -620,6 +657,7 @@ int main(void)
 	        cmocka_unit_test(test_keys_secret),
 	        cmocka_unit_test(test_rfc7638_thumbprint),
 	        cmocka_unit_test(test_jwks_with_previous_keys),
+	        cmocka_unit_test(test_previous_key_with_custom_kid),
 	        cmocka_unit_test(test_previous_key_errors),
 	        cmocka_unit_test(test_generate_file),
 	};
