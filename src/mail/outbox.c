@@ -44,6 +44,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "mail/message.h"
@@ -220,14 +221,44 @@ static void release_claim(struct sender *s, const struct outbox_msg *m)
 
 /* ---- delivery ---- */
 
-/* Development mode: the text part, link included, goes to the log. */
+/* text with every occurrence of what replaced by with (a new string). */
+static char *replace_all(const char *text, const char *what, const char *with)
+{
+	struct buf b;
+	const char *p;
+	size_t n = strlen(what);
+
+	buf_init(&b);
+	while (n && (p = strstr(text, what))) {
+		buf_append(&b, text, (size_t)(p - text));
+		buf_append_str(&b, with);
+		text = p + n;
+	}
+	buf_append_str(&b, text);
+	return buf_take(&b);
+}
+
+/*
+ * SMTP_HOST unset: the text part goes to the log.  In development, link
+ * and recipient included; in staging and production (where this is a
+ * misconfiguration, not a workflow) the token and the address are masked.
+ */
 static void deliver_to_log(const struct sender *s, const struct outbox_msg *m)
 {
-	char *text = xstrdup(m->body_text);
+	bool strict = config_is_strict(s->cfg);
+	char to[MAIL_ADDR_MAX + 8];
+	char *text;
 	size_t len, off = 0;
 	int parts, part = 1;
 
-	if (config_is_strict(s->cfg)) {
+	if (strict) {
+		mask_addr(m->recipient, to, sizeof(to));
+		text = replace_all(m->body_text, m->recipient, to);
+	} else {
+		snprintf(to, sizeof(to), "%s", m->recipient);
+		text = xstrdup(m->body_text);
+	}
+	if (strict) {
 		/* A token in a log is a credential in a log: keep the link's shape only. */
 		for (char *p = strstr(text, "token="); p; p = strstr(p, "token=")) {
 			char *v = p + 6;
@@ -242,9 +273,8 @@ static void deliver_to_log(const struct sender *s, const struct outbox_msg *m)
 	parts = (int)((len + LOG_CHUNK - 1) / LOG_CHUNK);
 	if (parts == 0)
 		parts = 1;
-	log_info("outbox: email %lld not sent (SMTP_HOST unset, development mode): To: %s "
-	         "Subject: %s",
-	         (long long)m->id, m->recipient, m->subject);
+	log_info("outbox: email %lld not sent (SMTP_HOST unset%s): To: %s Subject: %s",
+	         (long long)m->id, strict ? "" : ", development mode", to, m->subject);
 	do {
 		size_t n = len - off < LOG_CHUNK ? len - off : LOG_CHUNK;
 

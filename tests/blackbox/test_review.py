@@ -154,3 +154,26 @@ def test_long_emails_do_not_share_login_counters(server_factory):
     r = requests.post(srv.url("/api/v1/auth/login"), json={"email": b, "password": "wrong pass"},
                       timeout=30)
     assert r.status_code == 401, r.text
+
+
+# ---------------------------------------------------------------- 9. log masking
+
+def test_staging_without_smtp_logs_no_recipient_and_no_token(server_factory):
+    srv = server_factory(start=False, env={"ENVIRONMENT": "staging",
+                                           "SECRET_KEY": "staging-secret-" + "z" * 25})
+    rc, out, err = srv.run_cli(["migrate", "up"])
+    assert rc == 0, err
+    srv.start()
+    email = "masked-%08x@example.com" % random.getrandbits(32)
+    r = requests.post(srv.url("/api/v1/auth/register"),
+                      json={"email": email, "password": PASSWORD}, timeout=30)
+    assert r.status_code == 201, r.text
+    wait_until(lambda: any("not sent (SMTP_HOST unset" in line.get("msg", "")
+                           for line in srv.log_lines()), message="the outbox log line")
+    wait_until(lambda: any("text [" in line.get("msg", "") for line in srv.log_lines()),
+               message="the text part in the log")
+    text = "\n".join(line.get("msg", "") for line in srv.log_lines())
+    assert email not in text
+    assert "m***@example.com" in text
+    assert "token=" in text and "token=*" in text
+    assert "development mode" not in text
