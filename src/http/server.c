@@ -31,6 +31,18 @@
  * last request's completion callback and before it closes the descriptor,
  * so neither the reaper (holding the list lock) nor on_completed touches a
  * freed watch or a reused descriptor.
+ *
+ * Connections per address.  HTTP_MAX_CONNECTIONS_PER_IP is ours, not
+ * libmicrohttpd's (which keys on the full address, so one IPv6 /64 would
+ * get that many per address): the STARTED notification counts the
+ * connection against the rate-limit bucket of its TCP peer (fwd_bucket:
+ * an IPv4 address, an IPv6 network of RATE_LIMIT_IPV6_PREFIX bits; never
+ * a forwarding header, none has been read yet) in http/connlimit.c.  Over
+ * the cap the watch is marked refused and the socket shut down, as the
+ * reaper does; on_request answers MHD_NO for anything read from it before
+ * libmicrohttpd sees end-of-stream, so it gets no answer.  CLOSED releases
+ * the count.  No cap with TRUSTED_PROXIES (every connection comes from a
+ * proxy) or with HTTP_MAX_CONNECTIONS_PER_IP=0.
  */
 #include "http/server.h"
 
@@ -53,6 +65,7 @@
 #include "app.h"
 #include "arena.h"
 #include "config.h"
+#include "http/connlimit.h"
 #include "http/cors.h"
 #include "http/forwarded.h"
 #include "http/http.h"
@@ -79,6 +92,9 @@ struct conn_watch {
 	struct conn_watch *prev, *next; /* server.watch list, under watch_lock */
 	int fd;
 	_Atomic int64_t waiting_ms; /* since when headers are awaited; 0: a request is in */
+	bool counted;               /* bucket holds a connlimit count, released at CLOSED */
+	bool refused;               /* over the per-address cap: shut down, never answered */
+	char bucket[FWD_ADDR_MAX];  /* the peer's bucket (per-address cap) */
 };
 
 struct server {
@@ -97,6 +113,7 @@ struct server {
 	double body_timeout_ms;
 	bool reaper_started, reaper_stop;
 	pthread_t reaper;
+	struct connlimit *per_ip; /* open connections per peer bucket; NULL: no cap */
 };
 
 enum ex_state { EX_READING, EX_QUEUED, EX_DONE };
@@ -134,6 +151,46 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The TCP peer of conn as text (inet_ntop form) into out; "unknown" without one. */
+static void peer_address(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, outlen, "unknown");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          (socklen_t)outlen);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          (socklen_t)outlen);
+}
+
+/*
+ * Count a new connection against its peer's bucket.  Over the cap: the
+ * watch is marked refused and the socket shut down (libmicrohttpd sees
+ * end-of-stream and closes it).
+ */
+static void count_connection(struct server *s, struct MHD_Connection *conn, struct conn_watch *w)
+{
+	char peer[INET6_ADDRSTRLEN];
+
+	if (!s->per_ip)
+		return;
+	peer_address(conn, peer, sizeof(peer));
+	fwd_bucket(peer, s->app->cfg->rate_limit_ipv6_prefix, w->bucket, sizeof(w->bucket));
+	if (connlimit_acquire(s->per_ip, w->bucket)) {
+		w->counted = true;
+		return;
+	}
+	w->refused = true;
+	atomic_store(&w->waiting_ms, 0); /* not the reaper's: no slow-client count */
+	shutdown(w->fd, SHUT_RDWR);
+	log_msg(LOG_DEBUG, NULL, "http: connection from %s refused: %d open from %s", peer,
+	        s->app->cfg->http_max_connections_per_ip, w->bucket);
+}
+
 /* ---- the header deadline ---- */
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -150,6 +207,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		w = xcalloc(1, sizeof(*w));
 		w->fd = ci->connect_fd;
 		atomic_store(&w->waiting_ms, now_ms());
+		count_connection(s, conn, w);
 		pthread_mutex_lock(&s->watch_lock);
 		w->next = s->watch.next;
 		w->prev = &s->watch;
@@ -162,6 +220,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		w->prev->next = w->next;
 		w->next->prev = w->prev;
 		pthread_mutex_unlock(&s->watch_lock);
+		if (w->counted)
+			connlimit_release(s->per_ip, w->bucket);
 		free(w);
 		*socket_context = NULL;
 	}
@@ -319,8 +379,7 @@ static int build_req(struct exchange *ex, const char *method, const char *url)
 	struct req *r = &ex->req;
 	struct kv_collect hc = {ex->arena, NULL, 0, MAX_HEADERS, 0, 0};
 	struct kv_collect qc = {ex->arena, NULL, 0, MAX_QUERY, 0, 0};
-	const union MHD_ConnectionInfo *ci;
-	char peer[INET6_ADDRSTRLEN] = "unknown";
+	char peer[INET6_ADDRSTRLEN];
 
 	r->arena = ex->arena;
 	r->app = ex->srv->app;
@@ -335,16 +394,7 @@ static int build_req(struct exchange *ex, const char *method, const char *url)
 	r->query = qc.kv;
 	r->n_query = qc.n;
 
-	ci = MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer,
-			          sizeof(peer));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
-			          sizeof(peer));
-	}
+	peer_address(ex->conn, peer, sizeof(peer));
 	client_address(ex, peer);
 	r->request_id = request_id(ex);
 	if (hc.total > MAX_HEADERS || hc.bytes > MAX_HEADER_BYTES)
@@ -491,10 +541,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (!ex) {
-		const union MHD_ConnectionInfo *ci;
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct conn_watch *w = ci ? ci->socket_context : NULL;
 		const char *cl;
 		int over;
 
+		if (w && w->refused)
+			return MHD_NO; /* over the per-address cap: closed, no answer */
 		ex = xcalloc(1, sizeof(*ex));
 		ex->srv = srv;
 		ex->conn = conn;
@@ -502,9 +556,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		clock_gettime(CLOCK_MONOTONIC, &ex->start);
 		atomic_fetch_add(&srv->in_flight, 1);
 		*con_cls = ex;
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		if (ci && (ex->watch = ci->socket_context))
-			atomic_store(&ex->watch->waiting_ms, 0); /* headers are in */
+		if ((ex->watch = w))
+			atomic_store(&w->waiting_ms, 0); /* headers are in */
 		if ((over = build_req(ex, method, url)) != 0) {
 			resp_detail(&ex->resp, over,
 			            over == 431 ? HEADERS_TOO_LARGE : TARGET_TOO_LONG);
@@ -636,6 +689,8 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 	s->watch.next = s->watch.prev = &s->watch;
 	s->header_timeout_ms = (int64_t)cfg->http_header_timeout_seconds * 1000;
 	s->body_timeout_ms = cfg->http_body_timeout_seconds * 1000.0;
+	if (cfg->http_max_connections_per_ip > 0 && cfg->n_trusted_proxies == 0)
+		s->per_ip = connlimit_create((unsigned)cfg->http_max_connections_per_ip);
 	if (resolve(cfg->host, (uint16_t)cfg->port, &ss, &sslen) != 0) {
 		snprintf(err, errlen, "HOST: cannot resolve \"%s\"", cfg->host);
 		goto fail;
@@ -651,8 +706,7 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http_max_connections,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	        (unsigned int)(cfg->n_trusted_proxies ? 0 : cfg->http_max_connections_per_ip),
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)0, /* ours: per_ip */
 	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
 	        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_END);
@@ -671,6 +725,7 @@ struct server *server_start(struct app *app, const struct router *rt, char *err,
 	s->reaper_started = true;
 	return s;
 fail:
+	connlimit_free(s->per_ip);
 	pthread_cond_destroy(&s->watch_wake);
 	pthread_mutex_destroy(&s->watch_lock);
 	pthread_cond_destroy(&s->drained);
@@ -738,6 +793,7 @@ void server_stop(struct server *s)
 		pthread_join(s->reaper, NULL);
 	}
 	MHD_stop_daemon(s->daemon);
+	connlimit_free(s->per_ip);
 	pthread_cond_destroy(&s->watch_wake);
 	pthread_mutex_destroy(&s->watch_lock);
 	pthread_cond_destroy(&s->drained);

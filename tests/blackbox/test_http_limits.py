@@ -8,7 +8,9 @@
 - header fields over 100 / 8 KiB answer 431, a target over 8 KiB 414, both
   in JSON with an X-Request-ID;
 - HTTP_MAX_CONNECTIONS in total (more wait in the listen backlog),
-  HTTP_MAX_CONNECTIONS_PER_IP per address (more are closed at once);
+  HTTP_MAX_CONNECTIONS_PER_IP per peer bucket (an IPv4 address, an IPv6
+  network of RATE_LIMIT_IPV6_PREFIX bits; more are closed at once, without
+  an answer), off behind TRUSTED_PROXIES and at 0;
 - JSON nesting deeper than 16 is a 422; tokens and user data are no-store.
 
 Time is only ever a bound here: each test waits for an event (the server
@@ -16,9 +18,13 @@ closing the socket, an answer) and fails if it does not come in time.
 """
 import json
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 
+import pytest
 import requests
 
 from conftest import read_http_response, raw_request, wait_until
@@ -137,24 +143,24 @@ def test_target_over_8k_gets_a_json_414(server_factory):
     assert raw_request(srv.port, "GET", "/api/v1/health?q=" + "a" * 7000).status == 200
 
 
-def open_connection(port, source="127.0.0.1"):
+def open_connection(port, source="127.0.0.1", dest="127.0.0.1"):
     """A kept-alive connection the server has accepted (one request answered)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in dest else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(10)
     s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
+    s.connect((dest, port))
     s.sendall((HEAD + "\r\n").encode())
     assert read_http_response(s, timeout=10).status == 200
     return s
 
 
-def refused(port, source="127.0.0.1"):
+def refused(port, source="127.0.0.1", dest="127.0.0.1"):
     """True when a new connection from `source` is closed without an answer."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in dest else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(10)
     try:
         s.bind((source, 0))
-        s.connect(("127.0.0.1", port))
+        s.connect((dest, port))
         s.sendall((HEAD + "\r\n").encode())
         return closed_by_peer(s, 10)
     except (ConnectionResetError, BrokenPipeError):
@@ -177,6 +183,170 @@ def test_connections_per_address_are_capped(server_factory):
     finally:
         for s in held:
             s.close()
+
+
+def still_answers(sock):
+    sock.sendall((HEAD + "\r\n").encode())
+    return read_http_response(sock, timeout=10).status == 200
+
+
+def test_refusals_free_no_slot_and_each_address_counts_alone(server_factory):
+    """The cap is one count per peer address over all event-loop threads
+    (WORKERS=2): a refused connection is never counted, so refusing it
+    frees nothing; connections already in keep working; closing one of
+    127.0.0.2's frees a slot for 127.0.0.2 only.  Refusals are not slow
+    clients."""
+    srv = server_factory(env={"HTTP_MAX_CONNECTIONS_PER_IP": "2", "WORKERS": "2"})
+    one = [open_connection(srv.port) for _ in range(2)]
+    two = [open_connection(srv.port, source="127.0.0.2") for _ in range(2)]
+    try:
+        for _ in range(3):
+            assert refused(srv.port)
+            assert refused(srv.port, source="127.0.0.2")
+        assert all(still_answers(s) for s in one + two)
+        two.pop().close()
+        wait_until(lambda: not refused(srv.port, source="127.0.0.2"),
+                   message="127.0.0.2's freed slot")
+        assert refused(srv.port)
+        with open_connection(srv.port, source="127.0.0.3") as m:
+            m.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            metrics = read_http_response(m, timeout=10).body.decode()
+        assert "\nauth_http_slow_clients_closed_total 0\n" in metrics
+    finally:
+        for s in one + two:
+            s.close()
+
+
+@pytest.mark.parametrize("env", [
+    {"HTTP_MAX_CONNECTIONS_PER_IP": "2", "TRUSTED_PROXIES": "127.0.0.1/32"},
+    {"HTTP_MAX_CONNECTIONS_PER_IP": "0"},
+], ids=["behind-trusted-proxies", "zero"])
+def test_no_per_address_cap_behind_proxies_or_at_zero(server_factory, env):
+    """Behind a trusted proxy every connection comes from the proxy; 0 turns
+    the cap off."""
+    srv = server_factory(env=dict(env, WORKERS="1"))
+    held = [open_connection(srv.port) for _ in range(5)]
+    try:
+        assert all(still_answers(s) for s in held)
+    finally:
+        for s in held:
+            s.close()
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+def test_ipv6_peers_are_capped(server_factory):
+    """An IPv6 peer is counted in its RATE_LIMIT_IPV6_PREFIX network (::1
+    in ::/64).  (Other addresses of one /64 cannot be reached on a host
+    without them; tests/unit/test_forwarded.c test_bucket covers the
+    grouping the cap shares with the rate limits.)"""
+    srv = server_factory(env={"HOST": "::1", "HTTP_MAX_CONNECTIONS_PER_IP": "2",
+                              "WORKERS": "1"}, start=False)
+    srv.start(wait=False)
+
+    def healthy():
+        try:
+            s = open_connection(srv.port, source="::1", dest="::1")
+        except OSError:
+            return False
+        s.close()
+        return True
+
+    wait_until(healthy, timeout=20, message="the server on ::1")
+    wait_until(lambda: not refused(srv.port, source="::1", dest="::1"),
+               message="the probe's slot back")
+    held = [open_connection(srv.port, source="::1", dest="::1") for _ in range(2)]
+    try:
+        assert refused(srv.port, source="::1", dest="::1")
+        held.pop().close()
+        wait_until(lambda: not refused(srv.port, source="::1", dest="::1"),
+                   message="a freed slot of ::/64")
+    finally:
+        for s in held:
+            s.close()
+
+
+# Three addresses, two in one /64, on the loopback of a private network
+# namespace (unshare -rn: no privilege needed where user namespaces are
+# allowed), since a host has only ::1 on its own loopback.
+NETNS_SAME_64 = ("2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c")
+NETNS_OTHER_64 = "2001:db8:1:3::a"
+
+
+def netns_usable():
+    try:
+        return subprocess.run(["unshare", "-rn", "ip", "link", "set", "lo", "up"],
+                              capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def netns_driver(binary, workdir, env, out, err):
+    """Run inside the namespace: one server on [::], cap 2 per /64.  Exits
+    non-zero (an AssertionError or a pytest failure) when a check fails."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    for a in NETNS_SAME_64 + (NETNS_OTHER_64,):
+        subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev", "lo", "nodad"], check=True)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    env = dict(env, HOST="::", PORT=str(port))
+    with open(out, "wb") as o, open(err, "wb") as e:
+        proc = subprocess.Popen([binary, "serve"], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                stdout=o, stderr=e)
+    try:
+        def up():
+            assert proc.poll() is None, "auth-service exited"
+            try:
+                open_connection(port, source=NETNS_OTHER_64, dest="::1").close()
+                return True
+            except OSError:
+                return False
+
+        wait_until(up, timeout=20, message="the server in the namespace")
+        a, b, c = NETNS_SAME_64
+        wait_until(lambda: not refused(port, source=NETNS_OTHER_64, dest="::1"),
+                   message="the start-up probe's slot back")
+        held = [open_connection(port, source=a, dest="::1"),
+                open_connection(port, source=b, dest="::1")]
+        assert refused(port, source=c, dest="::1"), "a third address of one /64 got in"
+        assert refused(port, source=a, dest="::1")
+        other = open_connection(port, source=NETNS_OTHER_64, dest="::1")
+        other.close()
+        held.pop().close()
+        wait_until(lambda: not refused(port, source=c, dest="::1"),
+                   message="the /64's freed slot")
+        for s in held:
+            s.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+@pytest.mark.skipif(not netns_usable(), reason="no private network namespace (unshare -rn)")
+def test_ipv6_peers_share_the_cap_of_their_64(server_factory):
+    """The cap counts an IPv6 peer in its RATE_LIMIT_IPV6_PREFIX network
+    (64): two connections from 2001:db8:1:2::a and ::b fill a cap of 2, so
+    ::c of the same /64 is closed without an answer, while 2001:db8:1:3::a
+    gets in.  (libmicrohttpd's own limit counted per address: ::c got in.)"""
+    srv = server_factory(env={"HTTP_MAX_CONNECTIONS_PER_IP": "2", "WORKERS": "2",
+                              "REDIS_URL": None}, start=False)
+    # Nothing outside the namespace is reachable from inside: SQLite in the workdir.
+    srv.env["DATABASE_URL"] = f"sqlite:///{srv.workdir}/auth.db"
+    srv.run_index, srv.sanitizer_checked = 1, False  # teardown checks its stderr
+    r = subprocess.run(["unshare", "-rn", sys.executable, __file__,
+                        json.dumps([srv.binary, str(srv.workdir), srv.env,
+                                    str(srv.stdout_path), str(srv.stderr_path)])],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}\n{srv.describe()}"
 
 
 def test_connections_in_total_are_capped(server_factory):
@@ -233,3 +403,8 @@ def test_tokens_and_user_data_are_never_cached(server_factory):
     # The public key set is the one thing meant to be cached.
     jwks = requests.get(srv.url("/.well-known/jwks.json"), timeout=10)
     assert "public" in jwks.headers.get("Cache-Control", "")
+
+
+if __name__ == "__main__":
+    # test_ipv6_peers_share_the_cap_of_their_64, inside its network namespace.
+    netns_driver(*json.loads(sys.argv[1]))
