@@ -113,3 +113,26 @@ def test_patch_me_does_not_undo_a_password_change(srv):
         assert api.login(acct.email, PASSWORD, expect=None).status_code == 401
         me = api.me(api.tokens(acct.email, new_password)["access_token"]).json()
         assert me["full_name"] in names
+
+
+def test_refresh_racing_logout_is_never_a_server_error(srv):
+    """A refresh whose session a concurrent logout revokes mid-rotation is
+    an invalid refresh token (401), never a 500."""
+    api = Api(srv)
+    statuses = []
+    for _ in range(20):
+        acct = new_user(api, prefix="rlo")
+        a, b = Api(srv), Api(srv)
+        a.get("/api/v1/health")
+        b.get("/api/v1/health")
+        refresh, logout = run_both(
+            lambda: a.refresh(acct.refresh),
+            lambda: b.post("/api/v1/auth/logout", json={"refresh_token": acct.refresh},
+                           headers=acct.headers))
+        assert logout.status_code == 204, logout.text
+        assert refresh.status_code in (200, 401), refresh.text
+        statuses.append(refresh.status_code)
+        # Whatever won, the session is gone: a successor token does not refresh.
+        if refresh.status_code == 200:
+            again = Api(srv).refresh(refresh.json()["refresh_token"])
+            assert again.status_code == 401, again.text
