@@ -42,7 +42,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-#include "store/backend.h"
+#include "store/driver.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "store_contract.h"
@@ -1375,7 +1375,7 @@ static void test_migration_lock_excludes(void **state)
 
 	m.c = store_acquire(f->k.st);
 	assert_non_null(m.c);
-	assert_int_equal(f->k.c->be->lock_migrations(f->k.c), STORE_OK);
+	assert_int_equal(f->k.c->drv->lock_migrations(f->k.c), STORE_OK);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND granted"),
 	                 1);
@@ -1385,7 +1385,7 @@ static void test_migration_lock_excludes(void **state)
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND NOT granted"),
 	                 1);
-	f->k.c->be->unlock_migrations(f->k.c);
+	f->k.c->drv->unlock_migrations(f->k.c);
 	pthread_join(th, NULL);
 	assert_int_equal(m.rc, STORE_OK);
 	assert_int_equal(m.applied, 1);
@@ -1548,7 +1548,7 @@ static void test_outage_and_recovery(void **state)
 	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_UNAVAILABLE);
 	assert_int_equal(store_ping(f->k.c), STORE_UNAVAILABLE);
 	assert_int_equal(store_begin(f->k.c), STORE_UNAVAILABLE);
-	assert_false(f->k.c->be->in_transaction(f->k.c));
+	assert_false(f->k.c->drv->in_transaction(f->k.c));
 	assert_true(mono_now() - t0 < 3.0);
 
 	/* Released broken: dropped by the pool; new ones cannot be opened yet. */
