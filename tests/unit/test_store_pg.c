@@ -1060,6 +1060,46 @@ static void test_onetime_failed_consume_leaves_token_unused(void **state)
 	assert_true(got.is_verified);
 }
 
+/* store_user_lock is SELECT ... FOR UPDATE: a concurrent write of the row waits for the holder. */
+struct renamer {
+	struct store_conn *c;
+	const char *id;
+	int done;
+	enum store_rc rc;
+};
+
+static void *renamer_main(void *arg)
+{
+	struct renamer *r = arg;
+
+	r->rc = store_user_set_name(r->c, r->id, "Second", NOW + 2, NULL);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_user_lock_blocks_writers(void **state)
+{
+	struct fx *f = *state;
+	struct user u = add_user(f->k.c, 1, "locked@example.org"), got;
+	struct renamer r = {store_acquire(f->k.st), u.id, 0, STORE_ERROR};
+	pthread_t th;
+
+	assert_non_null(r.c);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_lock(f->k.c, u.id, &got), STORE_OK);
+	assert_int_equal(pthread_create(&th, NULL, renamer_main, &r), 0);
+	usleep(300000);
+	assert_int_equal(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0); /* still waiting */
+	assert_int_equal(store_user_set_name(f->k.c, u.id, "First", NOW + 1, NULL), STORE_OK);
+	assert_int_equal(store_commit(f->k.c), STORE_OK);
+	pthread_join(th, NULL);
+	assert_int_equal(r.rc, STORE_OK);
+	store_release(f->k.st, r.c);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
+	assert_string_equal(got.full_name, "Second"); /* applied after the holder's commit */
+	assert_int_equal(got.updated_at, NOW + 2);
+}
+
 /* ---- outbox ---- */
 
 /* A claim in progress (row locked) is skipped by another connection, without waiting. */
@@ -1625,6 +1665,7 @@ int main(void)
 	        T(test_refresh_spend_race),
 	        T(test_onetime_tokens),
 	        T(test_onetime_failed_consume_leaves_token_unused),
+	        T(test_user_lock_blocks_writers),
 	        T(test_outbox_claim_skip_locked),
 	        T(test_outbox_concurrent_claims_distinct),
 	        TE(test_migrations_fresh_status_writes_nothing),
