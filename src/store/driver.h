@@ -180,6 +180,17 @@ struct store_driver {
 	void (*unlock_migrations)(struct store_conn *c);
 };
 
+/* The primitives of a driver table, from its functions named <prefix>_<member>. */
+#define STORE_DRIVER_PRIMITIVES(p)                                                                 \
+	.connect = p##_connect, .disconnect = p##_disconnect, .usable = p##_usable,                \
+	.begin = p##_begin, .commit = p##_commit, .rollback = p##_rollback,                        \
+	.in_transaction = p##_in_transaction, .savepoint = p##_savepoint, .release = p##_release,  \
+	.prepare = p##_prepare, .bind_text = p##_bind_text, .bind_i64 = p##_bind_i64,              \
+	.step = p##_step, .col_null = p##_col_null, .col_text = p##_col_text,                      \
+	.col_i64 = p##_col_i64, .changes = p##_changes, .finish = p##_finish,                      \
+	.exec_script = p##_exec_script, .lock_migrations = p##_lock_migrations,                    \
+	.unlock_migrations = p##_unlock_migrations
+
 extern const struct store_driver store_driver_sqlite;
 extern const struct store_driver store_driver_postgres;
 

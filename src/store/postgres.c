@@ -876,34 +876,7 @@ static void pg_unlock_migrations(struct store_conn *c)
 	exec_simple(p, sql, "restore the statement timeout");
 }
 
-const struct store_driver store_driver_postgres = {
-        .name = "postgresql",
-        .kind = DB_POSTGRES,
-        .min_pool_size = 1,
-        .overflow = true,
-
-        .connect = pg_connect,
-        .disconnect = pg_disconnect,
-        .usable = pg_usable,
-
-        .begin = pg_begin,
-        .commit = pg_commit,
-        .rollback = pg_rollback,
-        .in_transaction = pg_in_transaction,
-        .savepoint = pg_savepoint,
-        .release = pg_release,
-
-        .prepare = pg_prepare,
-        .bind_text = pg_bind_text,
-        .bind_i64 = pg_bind_i64,
-        .step = pg_step,
-        .col_null = pg_col_null,
-        .col_text = pg_col_text,
-        .col_i64 = pg_col_i64,
-        .changes = pg_changes,
-        .finish = pg_finish,
-
-        .exec_script = pg_exec_script,
-        .lock_migrations = pg_lock_migrations,
-        .unlock_migrations = pg_unlock_migrations,
-};
+/* Persistent connections at least 1. */
+const struct store_driver store_driver_postgres = {STORE_DRIVER_PRIMITIVES(pg),
+                                                   .name = "postgresql", .kind = DB_POSTGRES,
+                                                   .min_pool_size = 1, .overflow = true};

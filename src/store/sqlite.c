@@ -401,34 +401,7 @@ static void sqlite_unlock_migrations(struct store_conn *c)
 	(void)c;
 }
 
-const struct store_driver store_driver_sqlite = {
-        .name = "sqlite",
-        .kind = DB_SQLITE,
-        .min_pool_size = 2,
-        .overflow = false,
-
-        .connect = sqlite_connect,
-        .disconnect = sqlite_disconnect,
-        .usable = sqlite_usable,
-
-        .begin = sqlite_begin,
-        .commit = sqlite_commit,
-        .rollback = sqlite_rollback,
-        .in_transaction = sqlite_in_transaction,
-        .savepoint = sqlite_savepoint,
-        .release = sqlite_release,
-
-        .prepare = sqlite_prepare,
-        .bind_text = sqlite_bind_text,
-        .bind_i64 = sqlite_bind_i64,
-        .step = sqlite_step,
-        .col_null = sqlite_col_null,
-        .col_text = sqlite_col_text,
-        .col_i64 = sqlite_col_i64,
-        .changes = sqlite_changes,
-        .finish = sqlite_finish,
-
-        .exec_script = sqlite_exec_script,
-        .lock_migrations = sqlite_lock_migrations,
-        .unlock_migrations = sqlite_unlock_migrations,
-};
+/* Persistent connections at least 2; no overflow (writers serialise on one lock). */
+const struct store_driver store_driver_sqlite = {STORE_DRIVER_PRIMITIVES(sqlite), .name = "sqlite",
+                                                 .kind = DB_SQLITE, .min_pool_size = 2,
+                                                 .overflow = false};
