@@ -96,22 +96,29 @@ static void read_user(struct query *q, void *out)
 	u->password_changed_at = q_col_i64(q, 9, "users.password_changed_at");
 }
 
+/* ?1..?10 in USER_COLS order (the full update: ?1..?9, without created_at). */
+static void bind_user(struct query *q, const struct user *u, bool with_created)
+{
+	q_text(q, u->id);
+	q_text(q, u->email);
+	q_text(q, u->password_hash);
+	q_text(q, u->has_full_name ? u->full_name : NULL);
+	q_bool(q, u->is_active);
+	q_bool(q, u->is_verified);
+	q_text(q, u->roles);
+	if (with_created)
+		q_i64(q, u->created_at);
+	q_i64(q, u->updated_at);
+	q_opt_time(q, u->password_changed_at);
+}
+
 enum store_rc store_user_insert(struct store_conn *c, const struct user *u)
 {
 	struct query q;
 
 	CHECK("store_user_insert", c && u);
 	q_open(&q, c, &insert_sql);
-	q_text(&q, u->id);
-	q_text(&q, u->email);
-	q_text(&q, u->password_hash);
-	q_text(&q, u->has_full_name ? u->full_name : NULL);
-	q_bool(&q, u->is_active);
-	q_bool(&q, u->is_verified);
-	q_text(&q, u->roles);
-	q_i64(&q, u->created_at);
-	q_i64(&q, u->updated_at);
-	q_opt_time(&q, u->password_changed_at);
+	bind_user(&q, u, true);
 	return q_exec(&q);
 }
 
@@ -156,15 +163,7 @@ enum store_rc store_user_update(struct store_conn *c, const struct user *u)
 
 	CHECK("store_user_update", c && u);
 	q_open(&q, c, &update_sql);
-	q_text(&q, u->id);
-	q_text(&q, u->email);
-	q_text(&q, u->password_hash);
-	q_text(&q, u->has_full_name ? u->full_name : NULL);
-	q_bool(&q, u->is_active);
-	q_bool(&q, u->is_verified);
-	q_text(&q, u->roles);
-	q_i64(&q, u->updated_at);
-	q_opt_time(&q, u->password_changed_at);
+	bind_user(&q, u, false);
 	return q_change(&q);
 }
 
@@ -224,6 +223,15 @@ enum store_rc store_user_set_name(struct store_conn *c, const char *id, const ch
 	return set_returning(&q, out);
 }
 
+/* -1: NULL, which keeps the column (coalesce); 0/1 set it. */
+static void bind_flag(struct query *q, int v)
+{
+	if (v < 0)
+		q_null(q);
+	else
+		q_bool(q, v);
+}
+
 enum store_rc store_user_set_flags(struct store_conn *c, const char *id, int is_active,
                                    int is_verified, int64_t now, struct user *out)
 {
@@ -238,14 +246,8 @@ enum store_rc store_user_set_flags(struct store_conn *c, const char *id, int is_
 	}
 	q_open(&q, c, &set_flags_sql);
 	q_text(&q, id);
-	if (is_active < 0)
-		q_null(&q);
-	else
-		q_bool(&q, is_active);
-	if (is_verified < 0)
-		q_null(&q);
-	else
-		q_bool(&q, is_verified);
+	bind_flag(&q, is_active);
+	bind_flag(&q, is_verified);
 	q_i64(&q, now);
 	return set_returning(&q, out);
 }
