@@ -39,7 +39,8 @@
 #include <time.h>
 
 #include "log.h"
-#include "store/backend.h"
+#include "arena.h"
+#include "store/driver.h"
 
 /*
  * ---- 0001 initial_schema: SPEC section 3 ----
@@ -160,6 +161,84 @@ static const char schema_migrations_ddl[] = "CREATE TABLE IF NOT EXISTS schema_m
                                             "    applied_at BIGINT NOT NULL\n"
                                             ");\n";
 
+/* ---- schema_migrations rows ---- */
+
+#define STORE_MIGRATION_NAME_LEN 64
+
+/* One row of schema_migrations. */
+struct store_migration_row {
+	int version;
+	char name[STORE_MIGRATION_NAME_LEN];
+	int64_t applied_at;
+};
+
+/* Asked first, so that status and version never fail (nor write) on a fresh database. */
+static const struct store_sql table_exists_sql = {
+        ST_MIG_TABLE_EXISTS, "schema_migrations lookup",
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL"};
+static const struct store_sql list_sql = {
+        ST_MIG_LIST, "list schema_migrations",
+        "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"};
+static const struct store_sql record_sql = {
+        ST_MIG_RECORD, "record migration",
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)"};
+static const struct store_sql forget_sql = {ST_MIG_FORGET, "forget migration",
+                                            "DELETE FROM schema_migrations WHERE version = ?1"};
+
+/* Rows ordered by version; *rows malloc'ed (free()), NULL when none or no table yet. */
+static enum store_rc applied_versions(struct store_conn *c, struct store_migration_row **rows,
+                                      size_t *n)
+{
+	struct store_migration_row *v = NULL;
+	size_t len = 0, cap = 0;
+	struct query q;
+	enum store_rc rc;
+
+	*rows = NULL;
+	*n = 0;
+	q_open(&q, c, &table_exists_sql);
+	rc = q_one(&q, NULL, NULL);
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc; /* no table: nothing applied */
+	q_open(&q, c, &list_sql);
+	while (q_step(&q) == STORE_OK) {
+		v = store_grow(v, len, &cap, sizeof(*v));
+		v[len].version = (int)q_col_i64(&q, 0, "schema_migrations.version");
+		q_col_text(&q, 1, v[len].name, sizeof(v[len].name), "schema_migrations.name");
+		v[len++].applied_at = q_col_i64(&q, 2, "schema_migrations.applied_at");
+	}
+	if (q_end(&q) != STORE_OK) {
+		free(v);
+		return q.rc;
+	}
+	*rows = v;
+	*n = len;
+	return STORE_OK;
+}
+
+static enum store_rc record_migration(struct store_conn *c, int version, const char *name,
+                                      int64_t applied_at)
+{
+	struct query q;
+
+	q_open(&q, c, &record_sql);
+	q_i64(&q, version);
+	q_text(&q, name);
+	q_i64(&q, applied_at);
+	return q_exec(&q);
+}
+
+/* NOT_FOUND when the version has no row. */
+static enum store_rc forget_migration(struct store_conn *c, int version)
+{
+	struct query q;
+
+	q_open(&q, c, &forget_sql);
+	q_i64(&q, version);
+	return q_change(&q);
+}
+
 /* ---- helpers ---- */
 
 static void say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,12 +273,12 @@ static void complain(FILE *out, const char *fmt, ...)
 
 static const char *up_sql(const struct store_conn *c, const struct migration *m)
 {
-	return c->be->kind == DB_POSTGRES ? m->up_pg : m->up_sqlite;
+	return c->drv->kind == DB_POSTGRES ? m->up_pg : m->up_sqlite;
 }
 
 static const char *down_sql(const struct store_conn *c, const struct migration *m)
 {
-	return c->be->kind == DB_POSTGRES ? m->down_pg : m->down_sqlite;
+	return c->drv->kind == DB_POSTGRES ? m->down_pg : m->down_sqlite;
 }
 
 /* The list is well formed for this backend: numbers increase, all scripts exist. */
@@ -220,7 +299,7 @@ static bool list_ok(const struct store_conn *c, const struct migration *list, si
 		}
 		if (!up_sql(c, m) || !down_sql(c, m)) {
 			complain(out, "migration %04d %s has no %s script", m->version, m->name,
-			         c->be->name);
+			         c->drv->name);
 			return false;
 		}
 		prev = m->version;
@@ -250,7 +329,7 @@ static enum store_rc is_applied(struct store_conn *c, int version, bool *yes)
 {
 	struct store_migration_row *rows = NULL;
 	size_t n = 0;
-	enum store_rc rc = c->be->applied_versions(c, &rows, &n);
+	enum store_rc rc = applied_versions(c, &rows, &n);
 
 	*yes = rc == STORE_OK && find_row(rows, n, version) != NULL;
 	free(rows);
@@ -272,7 +351,7 @@ static bool preconditions(struct store_conn *c, const struct migration *list, si
 		log_error("migrations: called without a connection or a list");
 		return false;
 	}
-	if (c->be->in_transaction(c)) {
+	if (c->drv->in_transaction(c)) {
 		complain(out, "migrations cannot run inside an open transaction");
 		return false;
 	}
@@ -287,40 +366,40 @@ enum step_dir { STEP_UP, STEP_DOWN };
 static enum store_rc run_step(struct store_conn *c, const struct migration *m, enum step_dir dir,
                               bool *done, FILE *out)
 {
-	const struct store_backend *be = c->be;
+	const struct store_driver *drv = c->drv;
 	bool applied = false;
 	enum store_rc rc;
 
 	*done = false;
-	rc = be->begin(c);
+	rc = drv->begin(c);
 	if (rc != STORE_OK)
 		goto fail;
 	rc = is_applied(c, m->version, &applied);
 	if (rc != STORE_OK)
 		goto fail;
 	if (applied != (dir == STEP_DOWN)) {
-		be->rollback(c); /* someone else got there first */
+		drv->rollback(c); /* someone else got there first */
 		return STORE_OK;
 	}
 	if (dir == STEP_UP) {
-		rc = be->exec_script(c, up_sql(c, m));
+		rc = drv->exec_script(c, up_sql(c, m));
 		if (rc == STORE_OK)
-			rc = be->record_migration(c, m->version, m->name, (int64_t)time(NULL));
+			rc = record_migration(c, m->version, m->name, (int64_t)time(NULL));
 	} else {
-		rc = be->exec_script(c, down_sql(c, m));
+		rc = drv->exec_script(c, down_sql(c, m));
 		if (rc == STORE_OK)
-			rc = be->forget_migration(c, m->version);
+			rc = forget_migration(c, m->version);
 	}
 	if (rc != STORE_OK)
 		goto fail;
-	rc = be->commit(c);
+	rc = drv->commit(c);
 	if (rc != STORE_OK)
 		goto fail;
 	*done = true;
 	return STORE_OK;
 
 fail:
-	be->rollback(c);
+	drv->rollback(c);
 	if (dir == STEP_UP)
 		complain(out,
 		         "migration %04d %s failed (details in the log); nothing of it was applied",
@@ -350,7 +429,7 @@ enum store_rc migrations_version(struct store_conn *c, const struct migration *l
 		log_error("migrations: version query with a missing argument");
 		return STORE_ERROR;
 	}
-	rc = c->be->applied_versions(c, &rows, &nrows);
+	rc = applied_versions(c, &rows, &nrows);
 	if (rc != STORE_OK)
 		return rc;
 	*current = nrows > 0 ? rows[nrows - 1].version : 0;
@@ -371,17 +450,17 @@ enum store_rc migrations_up(struct store_conn *c, const struct migration *list, 
 		*applied = 0;
 	if (!preconditions(c, list, n, out))
 		return STORE_ERROR;
-	rc = c->be->lock_migrations(c);
+	rc = c->drv->lock_migrations(c);
 	if (rc != STORE_OK) {
 		complain(out, "cannot take the migration lock");
 		return rc;
 	}
-	rc = c->be->exec_script(c, schema_migrations_ddl);
+	rc = c->drv->exec_script(c, schema_migrations_ddl);
 	if (rc != STORE_OK) {
 		complain(out, "cannot create the schema_migrations table");
 		goto out;
 	}
-	rc = c->be->applied_versions(c, &rows, &nrows);
+	rc = applied_versions(c, &rows, &nrows);
 	if (rc != STORE_OK)
 		goto out;
 
@@ -404,7 +483,7 @@ enum store_rc migrations_up(struct store_conn *c, const struct migration *list, 
 		say(out, "schema is up to date (version %d)", n > 0 ? list[n - 1].version : 0);
 	rc = STORE_OK;
 out:
-	c->be->unlock_migrations(c);
+	c->drv->unlock_migrations(c);
 	free(rows);
 	if (applied)
 		*applied = count;
@@ -424,12 +503,12 @@ enum store_rc migrations_down(struct store_conn *c, const struct migration *list
 		complain(out, "migrate down needs a number of steps of at least 1 (got %d)", steps);
 		return STORE_ERROR;
 	}
-	rc = c->be->lock_migrations(c);
+	rc = c->drv->lock_migrations(c);
 	if (rc != STORE_OK) {
 		complain(out, "cannot take the migration lock");
 		return rc;
 	}
-	rc = c->be->applied_versions(c, &rows, &nrows);
+	rc = applied_versions(c, &rows, &nrows);
 	if (rc != STORE_OK)
 		goto out;
 	if ((size_t)steps > nrows) {
@@ -464,7 +543,7 @@ enum store_rc migrations_down(struct store_conn *c, const struct migration *list
 	    (size_t)steps < nrows ? rows[nrows - 1 - (size_t)steps].version : 0);
 	rc = STORE_OK;
 out:
-	c->be->unlock_migrations(c);
+	c->drv->unlock_migrations(c);
 	free(rows);
 	return rc;
 }
@@ -482,7 +561,7 @@ enum store_rc migrations_status(struct store_conn *c, const struct migration *li
 		log_error("migrations: status without a connection or a list");
 		return STORE_ERROR;
 	}
-	rc = c->be->applied_versions(c, &rows, &nrows);
+	rc = applied_versions(c, &rows, &nrows);
 	if (rc != STORE_OK)
 		return rc;
 	if (!out)

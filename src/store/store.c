@@ -1,7 +1,7 @@
 /*
  * store/store.c - backend selection, the connection pool, and the public
  * store_* entry points, which check their arguments and dispatch to the
- * backend's table (store/backend.h).
+ * backend's table (store/driver.h).
  *
  * The pool is a mutex, a condition variable and a stack of idle
  * connections.  A store keeps `size` persistent connections (opened by
@@ -42,10 +42,10 @@
 #include "arena.h"
 #include "config.h"
 #include "log.h"
-#include "store/backend.h"
+#include "store/driver.h"
 
 struct store {
-	const struct store_backend *be;
+	const struct store_driver *drv;
 	const struct config *cfg;
 
 	pthread_mutex_t mu;
@@ -60,13 +60,13 @@ struct store {
 	int timeout; /* seconds */
 };
 
-static const struct store_backend *backend_for(enum db_kind kind, char *err, size_t errlen)
+static const struct store_driver *driver_for(enum db_kind kind, char *err, size_t errlen)
 {
 	switch (kind) {
 	case DB_SQLITE:
-		return &store_backend_sqlite;
+		return &store_driver_sqlite;
 	case DB_POSTGRES:
-		return &store_backend_postgres;
+		return &store_driver_postgres;
 	}
 	snprintf(err, errlen, "unknown database kind %d", (int)kind);
 	return NULL;
@@ -75,12 +75,12 @@ static const struct store_backend *backend_for(enum db_kind kind, char *err, siz
 static struct store_conn *conn_open(struct store *st, char *err, size_t errlen)
 {
 	struct store_conn *c;
-	void *impl = st->be->connect(st->cfg, err, errlen);
+	void *impl = st->drv->connect(st->cfg, err, errlen);
 
 	if (!impl)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
-	c->be = st->be;
+	c->drv = st->drv;
 	c->impl = impl;
 	return c;
 }
@@ -117,13 +117,13 @@ static void conn_close(struct store_conn *c)
 {
 	if (!c)
 		return;
-	c->be->disconnect(c->impl);
+	c->drv->disconnect(c->impl);
 	free(c);
 }
 
 struct store *store_open(const struct config *cfg, char *err, size_t errlen)
 {
-	const struct store_backend *be;
+	const struct store_driver *drv;
 	struct store *st = NULL;
 	pthread_condattr_t ca;
 	bool mu_ok = false, cv_ok = false;
@@ -138,17 +138,17 @@ struct store *store_open(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "no configuration");
 		return NULL;
 	}
-	be = backend_for(cfg->db.kind, err, errlen);
-	if (!be)
+	drv = driver_for(cfg->db.kind, err, errlen);
+	if (!drv)
 		return NULL;
 
 	st = xcalloc(1, sizeof(*st));
-	st->be = be;
+	st->drv = drv;
 	st->cfg = cfg;
-	st->size = cfg->database_pool_size > be->min_pool_size ? cfg->database_pool_size
-	                                                       : be->min_pool_size;
+	st->size = cfg->database_pool_size > drv->min_pool_size ? cfg->database_pool_size
+	                                                        : drv->min_pool_size;
 	st->limit = st->size;
-	if (be->overflow && cfg->database_max_overflow > 0)
+	if (drv->overflow && cfg->database_max_overflow > 0)
 		st->limit += cfg->database_max_overflow;
 	st->timeout = cfg->database_pool_timeout > 0 ? cfg->database_pool_timeout : 0;
 	st->idle = xcalloc((size_t)st->limit, sizeof(*st->idle));
@@ -213,7 +213,7 @@ void store_close(struct store *st)
 
 const char *store_kind(const struct store *st)
 {
-	return st ? st->be->name : "none";
+	return st ? st->drv->name : "none";
 }
 
 static struct timespec deadline_after(int seconds)
@@ -284,11 +284,11 @@ void store_release(struct store *st, struct store_conn *c)
 
 	if (!st || !c)
 		return;
-	if (c->be->in_transaction(c)) {
+	if (c->drv->in_transaction(c)) {
 		log_error("store: connection released inside a transaction; rolling it back");
-		c->be->rollback(c);
+		c->drv->rollback(c);
 	}
-	if (!c->be->usable(c))
+	if (!c->drv->usable(c))
 		drop = true;
 
 	pthread_mutex_lock(&st->mu);
@@ -338,266 +338,51 @@ void store_pool_stats(struct store *st, struct store_pool_stats *out)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* ---- argument checks shared by the wrappers ---- */
+/* ---- argument checks, ping and transactions ---- */
 
-static bool args_ok(const char *op, bool ok)
+bool store_args_ok(const char *op, bool ok)
 {
 	if (!ok)
 		log_error("store: %s called with a missing argument", op);
 	return ok;
 }
 
-#define CHECK(op, cond)                                                                            \
-	do {                                                                                       \
-		if (!args_ok((op), (cond)))                                                        \
-			return STORE_ERROR;                                                        \
-	} while (0)
+static const struct store_sql ping_sql = {ST_PING, "ping", "SELECT 1 FROM sqlite_master LIMIT 1",
+                                          "SELECT 1"};
 
 enum store_rc store_ping(struct store_conn *c)
 {
+	struct query q;
+	enum store_rc rc;
+
 	CHECK("store_ping", c);
-	return c->be->ping(c);
+	q_open(&q, c, &ping_sql);
+	rc = q_one(&q, NULL, NULL);
+	return rc == STORE_NOT_FOUND ? STORE_OK : rc; /* an empty SQLite database has no row */
 }
 
 enum store_rc store_begin(struct store_conn *c)
 {
 	CHECK("store_begin", c);
-	if (c->be->in_transaction(c)) {
+	if (c->drv->in_transaction(c)) {
 		log_error("store: store_begin inside a transaction (transactions do not nest)");
 		return STORE_ERROR;
 	}
-	return c->be->begin(c);
+	return c->drv->begin(c);
 }
 
 enum store_rc store_commit(struct store_conn *c)
 {
 	CHECK("store_commit", c);
-	if (!c->be->in_transaction(c)) {
+	if (!c->drv->in_transaction(c)) {
 		log_error("store: store_commit without a transaction");
 		return STORE_ERROR;
 	}
-	return c->be->commit(c);
+	return c->drv->commit(c);
 }
 
 void store_rollback(struct store_conn *c)
 {
-	if (c && c->be->in_transaction(c))
-		c->be->rollback(c);
-}
-
-/* ---- users ---- */
-
-enum store_rc store_user_insert(struct store_conn *c, const struct user *u)
-{
-	CHECK("store_user_insert", c && u);
-	return c->be->user_insert(c, u);
-}
-
-enum store_rc store_user_by_id(struct store_conn *c, const char *id, struct user *out)
-{
-	CHECK("store_user_by_id", c && id && out);
-	memset(out, 0, sizeof(*out));
-	return c->be->user_by_id(c, id, out);
-}
-
-enum store_rc store_user_by_email(struct store_conn *c, const char *email, struct user *out)
-{
-	CHECK("store_user_by_email", c && email && out);
-	memset(out, 0, sizeof(*out));
-	return c->be->user_by_email(c, email, out);
-}
-
-enum store_rc store_user_update(struct store_conn *c, const struct user *u)
-{
-	CHECK("store_user_update", c && u);
-	return c->be->user_update(c, u);
-}
-
-enum store_rc store_user_delete(struct store_conn *c, const char *id)
-{
-	CHECK("store_user_delete", c && id);
-	return c->be->user_delete(c, id);
-}
-
-/*
- * "%" + filter with LIKE's wildcards and the escape character escaped +
- * "%", ASCII-lower-cased (stored emails are lower-case).  malloc'ed.
- */
-static char *like_pattern(const char *filter)
-{
-	size_t len = strlen(filter), j = 0;
-	char *p = xmalloc(2 * len + 3);
-
-	p[j++] = '%';
-	for (size_t i = 0; i < len; i++) {
-		char ch = filter[i];
-		if (ch == '%' || ch == '_' || ch == '\\')
-			p[j++] = '\\';
-		p[j++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-	}
-	p[j++] = '%';
-	p[j] = '\0';
-	return p;
-}
-
-enum store_rc store_user_list(struct store_conn *c, int limit, int offset, const char *email_filter,
-                              struct user **out, size_t *n, int64_t *total)
-{
-	enum store_rc rc;
-	char *pattern = NULL;
-
-	CHECK("store_user_list", c && out && n && total);
-	*out = NULL;
-	*n = 0;
-	*total = 0;
-	if (limit < 0 || offset < 0) {
-		log_error("store: store_user_list with limit %d, offset %d (both must be >= 0)",
-		          limit, offset);
-		return STORE_ERROR;
-	}
-	if (email_filter)
-		pattern = like_pattern(email_filter);
-	rc = c->be->user_list(c, limit, offset, pattern, out, n, total);
-	free(pattern);
-	return rc;
-}
-
-/* ---- sessions ---- */
-
-enum store_rc store_session_insert(struct store_conn *c, const struct session *s)
-{
-	CHECK("store_session_insert", c && s);
-	return c->be->session_insert(c, s);
-}
-
-enum store_rc store_session_by_id(struct store_conn *c, const char *id, struct session *out)
-{
-	CHECK("store_session_by_id", c && id && out);
-	memset(out, 0, sizeof(*out));
-	return c->be->session_by_id(c, id, out);
-}
-
-enum store_rc store_session_list_active(struct store_conn *c, const char *user_id, int64_t now,
-                                        struct session **out, size_t *n)
-{
-	CHECK("store_session_list_active", c && user_id && out && n);
-	*out = NULL;
-	*n = 0;
-	return c->be->session_list_active(c, user_id, now, out, n);
-}
-
-enum store_rc store_session_touch(struct store_conn *c, const char *id, int64_t now)
-{
-	CHECK("store_session_touch", c && id);
-	return c->be->session_touch(c, id, now);
-}
-
-enum store_rc store_session_revoke(struct store_conn *c, const char *id, const char *user_id,
-                                   int64_t now)
-{
-	CHECK("store_session_revoke", c && id);
-	return c->be->session_revoke(c, id, user_id, now);
-}
-
-enum store_rc store_session_revoke_all(struct store_conn *c, const char *user_id,
-                                       const char *except_id, int64_t now)
-{
-	CHECK("store_session_revoke_all", c && user_id);
-	return c->be->session_revoke_all(c, user_id, except_id, now);
-}
-
-/* ---- refresh tokens ---- */
-
-enum store_rc store_refresh_insert(struct store_conn *c, const struct refresh_token *t)
-{
-	CHECK("store_refresh_insert", c && t);
-	return c->be->refresh_insert(c, t);
-}
-
-enum store_rc store_refresh_by_hash(struct store_conn *c, const char *hash,
-                                    struct refresh_token *out)
-{
-	CHECK("store_refresh_by_hash", c && hash && out);
-	memset(out, 0, sizeof(*out));
-	return c->be->refresh_by_hash(c, hash, out);
-}
-
-enum store_rc store_refresh_spend(struct store_conn *c, const char *hash, const char *replaced_by,
-                                  int64_t now)
-{
-	CHECK("store_refresh_spend", c && hash);
-	return c->be->refresh_spend(c, hash, replaced_by, now);
-}
-
-/* ---- one-time tokens ---- */
-
-enum store_rc store_onetime_insert(struct store_conn *c, const struct onetime_token *t)
-{
-	CHECK("store_onetime_insert", c && t);
-	return c->be->onetime_insert(c, t);
-}
-
-enum store_rc store_onetime_consume(struct store_conn *c, const char *hash, const char *purpose,
-                                    int64_t now, char user_id[STORE_ID_LEN])
-{
-	CHECK("store_onetime_consume", c && hash && purpose && user_id);
-	memset(user_id, 0, STORE_ID_LEN);
-	return c->be->onetime_consume(c, hash, purpose, now, user_id);
-}
-
-/* ---- email outbox ---- */
-
-enum store_rc store_outbox_add(struct store_conn *c, const char *recipient, const char *subject,
-                               const char *body_text, const char *body_html, int64_t now)
-{
-	CHECK("store_outbox_add", c && recipient && subject && body_text);
-	return c->be->outbox_add(c, recipient, subject, body_text, body_html, now);
-}
-
-enum store_rc store_outbox_claim(struct store_conn *c, int64_t now, int64_t claim_until,
-                                 struct outbox_msg *out)
-{
-	CHECK("store_outbox_claim", c && out);
-	memset(out, 0, sizeof(*out));
-	return c->be->outbox_claim(c, now, claim_until, out);
-}
-
-enum store_rc store_outbox_sent(struct store_conn *c, int64_t id, int64_t now)
-{
-	CHECK("store_outbox_sent", c);
-	return c->be->outbox_sent(c, id, now);
-}
-
-enum store_rc store_outbox_failed(struct store_conn *c, int64_t id, const char *error,
-                                  int64_t next_attempt, bool give_up, int64_t now)
-{
-	CHECK("store_outbox_failed", c);
-	return c->be->outbox_failed(c, id, error, next_attempt, give_up, now);
-}
-
-enum store_rc store_outbox_pending(struct store_conn *c, int64_t *pending)
-{
-	CHECK("store_outbox_pending", c && pending);
-	*pending = 0;
-	return c->be->outbox_pending(c, pending);
-}
-
-void outbox_msg_free(struct outbox_msg *m)
-{
-	if (!m)
-		return;
-	free(m->recipient);
-	free(m->subject);
-	free(m->body_text);
-	free(m->body_html);
-	memset(m, 0, sizeof(*m));
-}
-
-/* ---- audit log ---- */
-
-enum store_rc store_audit(struct store_conn *c, const char *event, const char *user_id,
-                          const char *ip, const char *user_agent, const char *detail, int64_t now)
-{
-	CHECK("store_audit", c && event);
-	return c->be->audit(c, event, user_id, ip, user_agent, detail, now);
+	if (c && c->drv->in_transaction(c))
+		c->drv->rollback(c);
 }

@@ -1,8 +1,10 @@
 /*
  * store/store.h - the storage interface the api layer uses.
  *
- * One interface, two backends: SQLite (store/sqlite.c, the embedded default)
- * and PostgreSQL (store/postgres.c).  Handlers borrow a connection from the
+ * One interface, two databases: SQLite (store/sqlite.c, the embedded
+ * default) and PostgreSQL (store/postgres.c), each a driver under the
+ * operations, which are written once per table (store/users.c, sessions.c,
+ * tokens.c, outbox.c, audit.c; see store/driver.h).  Handlers borrow a connection from the
  * store's pool with store_acquire() for the duration of one request, wrap
  * multi-row changes in store_begin()/store_commit(), and give it back with
  * store_release().  Nothing above this header knows which backend runs.
@@ -154,8 +156,37 @@ enum store_rc store_user_insert(struct store_conn *c,
                                 const struct user *u); /* CONFLICT: email taken */
 enum store_rc store_user_by_id(struct store_conn *c, const char *id, struct user *out);
 enum store_rc store_user_by_email(struct store_conn *c, const char *email, struct user *out);
-/* Writes every mutable column of u (matched by id). */
+/*
+ * Deprecated: writes every mutable column of u (matched by id), so two
+ * concurrent read-modify-writes lose one change.  Use the column-scoped
+ * writes below; this goes once its callers have moved to them.
+ */
 enum store_rc store_user_update(struct store_conn *c, const struct user *u);
+
+/*
+ * Column-scoped writes: each is one UPDATE of its own columns only.  out
+ * may be NULL, else it receives the row as it is after the update.
+ * STORE_NOT_FOUND when no user has that id.
+ */
+/* Lock and read a user for a read-decides-write inside an open transaction:
+ * SELECT ... FOR UPDATE on PostgreSQL; a plain read on SQLite (store_begin took the write lock). */
+enum store_rc store_user_lock(struct store_conn *c, const char *id, struct user *out);
+/* New password: password_hash, password_changed_at = now, updated_at = now. */
+enum store_rc store_user_set_password(struct store_conn *c, const char *id, const char *hash,
+                                      int64_t now, struct user *out);
+/* Re-hash at login: password_hash only, and only while it still equals old_hash (a password
+ * change in between wins); STORE_CONFLICT when it no longer does. updated_at unchanged. */
+enum store_rc store_user_rehash(struct store_conn *c, const char *id, const char *old_hash,
+                                const char *new_hash);
+/* full_name (NULL clears it), updated_at = now. */
+enum store_rc store_user_set_name(struct store_conn *c, const char *id, const char *full_name,
+                                  int64_t now, struct user *out);
+/* is_active / is_verified: -1 keeps the column, 0/1 set it; updated_at = now. */
+enum store_rc store_user_set_flags(struct store_conn *c, const char *id, int is_active,
+                                   int is_verified, int64_t now, struct user *out);
+/* roles (comma-separated, already validated), updated_at = now. */
+enum store_rc store_user_set_roles(struct store_conn *c, const char *id, const char *roles,
+                                   int64_t now, struct user *out);
 /* Deletes the user and, by cascade, its sessions and tokens. */
 enum store_rc store_user_delete(struct store_conn *c, const char *id);
 /*

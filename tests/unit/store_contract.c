@@ -610,3 +610,146 @@ void test_audit(void **state)
 	                 1);
 	assert_int_equal(store_audit(f->c, NULL, NULL, NULL, NULL, NULL, NOW), STORE_ERROR);
 }
+
+void test_user_set_password(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user u = add_user(f->c, 1, "pw@example.org"), got, after;
+
+	assert_int_equal(store_user_set_password(f->c, u.id, "$2b$12$fresh", NOW + 50, &got),
+	                 STORE_OK);
+	assert_string_equal(got.password_hash, "$2b$12$fresh");
+	assert_int_equal(got.password_changed_at, NOW + 50);
+	assert_int_equal(got.updated_at, NOW + 50);
+	assert_string_equal(got.email, u.email); /* the rest as it was */
+	assert_string_equal(got.full_name, u.full_name);
+	assert_int_equal(got.created_at, u.created_at);
+	assert_int_equal(store_user_by_id(f->c, u.id, &after), STORE_OK);
+	assert_user_equal(&after, &got);
+	/* out may be NULL */
+	assert_int_equal(store_user_set_password(f->c, u.id, "$2b$12$again", NOW + 60, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_user_by_id(f->c, u.id, &after), STORE_OK);
+	assert_string_equal(after.password_hash, "$2b$12$again");
+	assert_int_equal(after.password_changed_at, NOW + 60);
+}
+
+void test_user_rehash(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user u = add_user(f->c, 1, "rehash@example.org"), got;
+
+	assert_int_equal(store_user_rehash(f->c, u.id, u.password_hash, "$2b$13$stronger"),
+	                 STORE_OK);
+	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_string_equal(got.password_hash, "$2b$13$stronger");
+	assert_int_equal(got.updated_at, u.updated_at); /* unchanged */
+	assert_int_equal(got.password_changed_at, 0);
+
+	/* A password change in between wins: the stale re-hash is refused. */
+	assert_int_equal(store_user_set_password(f->c, u.id, "$2b$12$changed", NOW + 70, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_user_rehash(f->c, u.id, "$2b$13$stronger", "$2b$13$stale"),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_string_equal(got.password_hash, "$2b$12$changed");
+}
+
+void test_user_set_name(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user u = add_user(f->c, 1, "name@example.org"), got, after;
+	const char *name = "Zoë Ångström-Łukasiewicz 山田 🙂";
+
+	assert_int_equal(store_user_set_name(f->c, u.id, name, NOW + 10, &got), STORE_OK);
+	assert_true(got.has_full_name);
+	assert_string_equal(got.full_name, name);
+	assert_int_equal(got.updated_at, NOW + 10);
+	assert_int_equal(store_user_by_id(f->c, u.id, &after), STORE_OK);
+	assert_string_equal(after.full_name, name); /* multibyte round trip */
+	assert_string_equal(after.password_hash, u.password_hash);
+
+	assert_int_equal(store_user_set_name(f->c, u.id, NULL, NOW + 20, NULL), STORE_OK);
+	assert_int_equal(store_user_by_id(f->c, u.id, &after), STORE_OK);
+	assert_false(after.has_full_name);
+	assert_string_equal(after.full_name, "");
+	assert_int_equal(after.updated_at, NOW + 20);
+	assert_int_equal(
+	        contract_scalar(state, "SELECT count(*) FROM users WHERE full_name IS NULL"), 1);
+}
+
+void test_user_set_flags_and_roles(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user u = add_user(f->c, 1, "flags@example.org"), got;
+
+	assert_true(u.is_active);
+	assert_false(u.is_verified);
+	assert_int_equal(store_user_set_flags(f->c, u.id, -1, 1, NOW + 1, &got), STORE_OK);
+	assert_true(got.is_active); /* -1 kept it */
+	assert_true(got.is_verified);
+	assert_int_equal(got.updated_at, NOW + 1);
+	assert_int_equal(store_user_set_flags(f->c, u.id, 0, -1, NOW + 2, &got), STORE_OK);
+	assert_false(got.is_active);
+	assert_true(got.is_verified);
+	assert_int_equal(store_user_set_flags(f->c, u.id, 2, 0, NOW, &got), STORE_ERROR);
+
+	/* Each write leaves the others' columns as they are. */
+	assert_int_equal(store_user_set_name(f->c, u.id, "Renamed", NOW + 3, &got), STORE_OK);
+	assert_false(got.is_active);
+	assert_true(got.is_verified);
+	assert_int_equal(store_user_set_roles(f->c, u.id, "user,admin", NOW + 4, &got), STORE_OK);
+	assert_string_equal(got.roles, "user,admin");
+	assert_string_equal(got.full_name, "Renamed");
+	assert_false(got.is_active);
+	assert_true(got.is_verified);
+	assert_string_equal(got.password_hash, u.password_hash);
+	assert_int_equal(got.updated_at, NOW + 4);
+	assert_int_equal(store_user_set_flags(f->c, u.id, 1, -1, NOW + 5, NULL), STORE_OK);
+	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_true(got.is_active);
+	assert_true(got.is_verified);
+	assert_string_equal(got.roles, "user,admin");
+	assert_string_equal(got.full_name, "Renamed");
+	assert_int_equal(store_user_set_roles(f->c, u.id, NULL, NOW, NULL), STORE_ERROR);
+}
+
+void test_user_lock(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user u = add_user(f->c, 1, "lock@example.org"), got;
+	char missing[STORE_ID_LEN];
+
+	assert_int_equal(store_user_lock(f->c, u.id, &got), STORE_ERROR); /* no transaction */
+	assert_int_equal(store_begin(f->c), STORE_OK);
+	assert_int_equal(store_user_lock(f->c, u.id, &got), STORE_OK);
+	assert_user_equal(&got, &u);
+	mkid(missing, 99);
+	assert_int_equal(store_user_lock(f->c, missing, &got), STORE_NOT_FOUND);
+	/* read-decides-write */
+	assert_int_equal(store_user_set_password(f->c, u.id, "$2b$12$locked", NOW + 9, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_commit(f->c), STORE_OK);
+	assert_int_equal(store_user_by_id(f->c, u.id, &got), STORE_OK);
+	assert_string_equal(got.password_hash, "$2b$12$locked");
+}
+
+void test_user_column_writes_not_found(void **state)
+{
+	struct contract_fx *f = *state;
+	struct user got;
+	char id[STORE_ID_LEN];
+
+	add_user(f->c, 1, "present@example.org");
+	mkid(id, 42);
+	assert_int_equal(store_user_set_password(f->c, id, "h", NOW, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_user_rehash(f->c, id, "old", "new"), STORE_NOT_FOUND);
+	assert_int_equal(store_user_set_name(f->c, id, "x", NOW, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_user_set_flags(f->c, id, 1, 1, NOW, NULL), STORE_NOT_FOUND);
+	assert_int_equal(store_user_set_roles(f->c, id, "user", NOW, &got), STORE_NOT_FOUND);
+	assert_int_equal(contract_scalar(state, "SELECT count(*) FROM users WHERE updated_at <> "
+	                                        "created_at"),
+	                 0);
+	assert_int_equal(store_user_set_name(NULL, id, "x", NOW, &got), STORE_ERROR);
+	assert_int_equal(store_user_rehash(f->c, id, NULL, "new"), STORE_ERROR);
+}

@@ -54,6 +54,12 @@ void test_refresh_tokens(void **state);
 void test_outbox_lifecycle(void **state);
 void test_outbox_claim_inside_transaction(void **state);
 void test_audit(void **state);
+void test_user_set_password(void **state);
+void test_user_rehash(void **state);
+void test_user_set_name(void **state);
+void test_user_set_flags_and_roles(void **state);
+void test_user_lock(void **state);
+void test_user_column_writes_not_found(void **state);
 
 #define CONTRACT_TEST(t, s, td) cmocka_unit_test_setup_teardown(t, s, td)
 #define STORE_CONTRACT_TESTS(s, td)                                                                \
@@ -70,6 +76,10 @@ void test_audit(void **state);
 	        CONTRACT_TEST(test_refresh_tokens, s, td),                                         \
 	        CONTRACT_TEST(test_outbox_lifecycle, s, td),                                       \
 	        CONTRACT_TEST(test_outbox_claim_inside_transaction, s, td),                        \
-	        CONTRACT_TEST(test_audit, s, td)
+	        CONTRACT_TEST(test_audit, s, td), CONTRACT_TEST(test_user_set_password, s, td),    \
+	        CONTRACT_TEST(test_user_rehash, s, td), CONTRACT_TEST(test_user_set_name, s, td),  \
+	        CONTRACT_TEST(test_user_set_flags_and_roles, s, td),                               \
+	        CONTRACT_TEST(test_user_lock, s, td),                                              \
+	        CONTRACT_TEST(test_user_column_writes_not_found, s, td)
 
 #endif

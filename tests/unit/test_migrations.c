@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
-#include "store/backend.h"
+#include "store/driver.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "tmppath.h"
@@ -577,8 +577,8 @@ static void test_step_rechecked_inside_its_transaction(void **state)
 	assert_non_null(b);
 	assert_int_equal(migrations_up(f->c, NULL, 0, &applied, NULL), STORE_OK); /* the table */
 	assert_int_equal(store_begin(b), STORE_OK);
-	assert_int_equal(b->be->exec_script(b, "CREATE TABLE t1 (x INTEGER); INSERT INTO "
-	                                       "schema_migrations VALUES (1, 'one', 1);"),
+	assert_int_equal(b->drv->exec_script(b, "CREATE TABLE t1 (x INTEGER); INSERT INTO "
+	                                        "schema_migrations VALUES (1, 'one', 1);"),
 	                 STORE_OK);
 	assert_int_equal(pthread_create(&th, NULL, late_runner_main, &a), 0);
 	usleep(300 * 1000); /* A reads "pending", then blocks in BEGIN IMMEDIATE */

@@ -42,7 +42,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-#include "store/backend.h"
+#include "store/driver.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "store_contract.h"
@@ -1060,6 +1060,46 @@ static void test_onetime_failed_consume_leaves_token_unused(void **state)
 	assert_true(got.is_verified);
 }
 
+/* store_user_lock is SELECT ... FOR UPDATE: a concurrent write of the row waits for the holder. */
+struct renamer {
+	struct store_conn *c;
+	const char *id;
+	int done;
+	enum store_rc rc;
+};
+
+static void *renamer_main(void *arg)
+{
+	struct renamer *r = arg;
+
+	r->rc = store_user_set_name(r->c, r->id, "Second", NOW + 2, NULL);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_user_lock_blocks_writers(void **state)
+{
+	struct fx *f = *state;
+	struct user u = add_user(f->k.c, 1, "locked@example.org"), got;
+	struct renamer r = {store_acquire(f->k.st), u.id, 0, STORE_ERROR};
+	pthread_t th;
+
+	assert_non_null(r.c);
+	assert_int_equal(store_begin(f->k.c), STORE_OK);
+	assert_int_equal(store_user_lock(f->k.c, u.id, &got), STORE_OK);
+	assert_int_equal(pthread_create(&th, NULL, renamer_main, &r), 0);
+	usleep(300000);
+	assert_int_equal(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0); /* still waiting */
+	assert_int_equal(store_user_set_name(f->k.c, u.id, "First", NOW + 1, NULL), STORE_OK);
+	assert_int_equal(store_commit(f->k.c), STORE_OK);
+	pthread_join(th, NULL);
+	assert_int_equal(r.rc, STORE_OK);
+	store_release(f->k.st, r.c);
+	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_OK);
+	assert_string_equal(got.full_name, "Second"); /* applied after the holder's commit */
+	assert_int_equal(got.updated_at, NOW + 2);
+}
+
 /* ---- outbox ---- */
 
 /* A claim in progress (row locked) is skipped by another connection, without waiting. */
@@ -1375,7 +1415,7 @@ static void test_migration_lock_excludes(void **state)
 
 	m.c = store_acquire(f->k.st);
 	assert_non_null(m.c);
-	assert_int_equal(f->k.c->be->lock_migrations(f->k.c), STORE_OK);
+	assert_int_equal(f->k.c->drv->lock_migrations(f->k.c), STORE_OK);
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND granted"),
 	                 1);
@@ -1385,7 +1425,7 @@ static void test_migration_lock_excludes(void **state)
 	assert_int_equal(raw_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND NOT granted"),
 	                 1);
-	f->k.c->be->unlock_migrations(f->k.c);
+	f->k.c->drv->unlock_migrations(f->k.c);
 	pthread_join(th, NULL);
 	assert_int_equal(m.rc, STORE_OK);
 	assert_int_equal(m.applied, 1);
@@ -1548,7 +1588,7 @@ static void test_outage_and_recovery(void **state)
 	assert_int_equal(store_user_by_id(f->k.c, u.id, &got), STORE_UNAVAILABLE);
 	assert_int_equal(store_ping(f->k.c), STORE_UNAVAILABLE);
 	assert_int_equal(store_begin(f->k.c), STORE_UNAVAILABLE);
-	assert_false(f->k.c->be->in_transaction(f->k.c));
+	assert_false(f->k.c->drv->in_transaction(f->k.c));
 	assert_true(mono_now() - t0 < 3.0);
 
 	/* Released broken: dropped by the pool; new ones cannot be opened yet. */
@@ -1625,6 +1665,7 @@ int main(void)
 	        T(test_refresh_spend_race),
 	        T(test_onetime_tokens),
 	        T(test_onetime_failed_consume_leaves_token_unused),
+	        T(test_user_lock_blocks_writers),
 	        T(test_outbox_claim_skip_locked),
 	        T(test_outbox_concurrent_claims_distinct),
 	        TE(test_migrations_fresh_status_writes_nothing),
