@@ -18,7 +18,6 @@
 #include "http/json.h"
 #include "http/router.h"
 #include "store/store.h"
-#include "api/store_shim.h" /* TEMPORARY */
 
 /* The service's routes, in the order /openapi.json lists them. */
 extern const struct route api_routes[];
