@@ -1,7 +1,9 @@
 /*
- * store/store.c - backend selection, the connection pool, and the public
- * store_* entry points, which check their arguments and dispatch to the
- * backend's table (store/driver.h).
+ * store/store.c - driver selection, the connection pool, transactions and
+ * ping, and the argument check (store_args_ok, the CHECK macro of
+ * store/driver.h) that every public store_* function starts with.  The
+ * operations themselves live in the entity files (users.c, sessions.c,
+ * tokens.c, outbox.c, audit.c), written once over the driver.
  *
  * The pool is a mutex, a condition variable and a stack of idle
  * connections.  A store keeps `size` persistent connections (opened by
