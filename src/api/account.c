@@ -367,6 +367,8 @@ static enum store_rc reset_step(struct call *k, void *arg)
 		rc = store_user_set_flags(k->db, user_id, -1, 1, now, &u);
 	if (rc == STORE_OK)
 		rc = store_session_revoke_all(k->db, user_id, NULL, now);
+	if (rc == STORE_NOT_FOUND)
+		rc = STORE_OK;
 	if (rc == STORE_OK)
 		rc = enqueue_password_changed(k, &u);
 	if (rc == STORE_NOT_FOUND)
@@ -440,6 +442,8 @@ static enum store_rc change_step(struct call *k, void *arg)
 		rc = store_user_set_password(k->db, u.id, x->pwhash, now, &u);
 	if (rc == STORE_OK)
 		rc = store_session_revoke_all(k->db, u.id, p->session.id, now);
+	if (rc == STORE_NOT_FOUND) /* no other session: nothing to revoke */
+		rc = STORE_OK;
 	if (rc == STORE_OK)
 		rc = enqueue_password_changed(k, &u);
 	if (rc == STORE_NOT_FOUND)

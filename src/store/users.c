@@ -167,13 +167,21 @@ enum store_rc store_user_update(struct store_conn *c, const struct user *u)
 	return q_change(&q);
 }
 
-/* Finish a set_* UPDATE ... RETURNING: the row into out (when given), NOT_FOUND when none. */
+/*
+ * Finish a set_* UPDATE ... RETURNING: the row into out (when given),
+ * NOT_FOUND when none.  Read into a scratch record first: the bound id may
+ * point into *out (store_user_set_password(c, u.id, ..., &u)).
+ */
 static enum store_rc set_returning(struct query *q, struct user *out)
 {
 	struct user scratch;
+	enum store_rc rc;
 
-	memset(out ? out : &scratch, 0, sizeof(scratch));
-	return q_one(q, read_user, out ? out : &scratch);
+	memset(&scratch, 0, sizeof(scratch));
+	rc = q_one(q, read_user, &scratch);
+	if (rc == STORE_OK && out)
+		*out = scratch;
+	return rc;
 }
 
 enum store_rc store_user_set_password(struct store_conn *c, const char *id, const char *hash,
